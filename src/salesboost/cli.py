@@ -1,0 +1,121 @@
+"""The `salesboost` command: call tools, migrate and seed the database, train, ingest, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from salesboost.config import SettingsError, get_settings
+
+app = typer.Typer(help="SalesBoost Tools: a tool-calling runtime for AI sales agents.", no_args_is_help=True)
+tools_app = typer.Typer(help="Inspect the registered tools.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations and demo data.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(2)
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Read the settings first, so that a bad variable is named before anything runs."""
+    try:
+        get_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
+# --- tools ------------------------------------------------------------------------------------------
+
+
+@tools_app.command("list")
+def tools_list(
+    role: Annotated[str | None, typer.Option(help="Only the tools this role may call.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tools with their JSON schemas.")] = False,
+) -> None:
+    """List the registered tools."""
+    from salesboost.tools.registry import build_default_registry
+    from salesboost.tools.schema import tool_schema
+
+    registry = build_default_registry()
+    if role is not None and role not in registry.roles:
+        raise _fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(registry.roles))}")
+    entries = registry.list_for_role(role)
+    if as_json:
+        typer.echo(json.dumps([tool_schema(e) for e in entries], indent=2))
+        return
+    for entry in entries:
+        policy = entry.policy
+        kind = "read-only" if policy.read_only else "side-effecting"
+        typer.echo(f"{entry.name:22} {kind:15} roles={','.join(sorted(entry.roles))}")
+        typer.echo(f"{'':22} {entry.tool.description.splitlines()[0]}")
+
+
+@app.command("call")
+def call(
+    name: Annotated[str, typer.Argument(help="Tool name.")],
+    payload: Annotated[str, typer.Argument(help="The tool's input as a JSON object.")] = "{}",
+    role: Annotated[str, typer.Option(help="The caller's role.")] = "admin",
+    session_id: Annotated[str | None, typer.Option(help="Session the call belongs to.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency key for side-effecting calls.")] = None,
+) -> None:
+    """Run one tool call and print its envelope as JSON (exit 0 when ok, 1 when the call failed)."""
+    try:
+        data: Any = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"payload is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _fail("payload must be a JSON object")
+    ok = asyncio.run(_call(name, data, role, session_id, idempotency_key))
+    raise typer.Exit(0 if ok else 1)
+
+
+async def _call(
+    name: str, payload: dict[str, Any], role: str, session_id: str | None, idempotency_key: str | None
+) -> bool:
+    from salesboost.tools.executor import ToolExecutor
+    from salesboost.tools.registry import build_default_registry
+
+    executor = ToolExecutor(registry=build_default_registry())
+    try:
+        result = await executor.execute(
+            name, payload, role, session_id=session_id, idempotency_key=idempotency_key
+        )
+    finally:
+        await executor.aclose()
+    typer.echo(result.model_dump_json(indent=2))
+    return result.ok
+
+
+# --- database -----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from salesboost.store.db import upgrade
+
+    url = get_settings().database_url
+    upgrade(url, revision)
+    typer.echo(f"database at {revision}: {_safe_url(url)}")
+
+
+@db_app.command("seed")
+def db_seed() -> None:
+    """Load the demo data under data/demo/ (idempotent: run it as often as you like)."""
+    from salesboost.store.seed import seed_all
+
+    for line in asyncio.run(seed_all(get_settings())):
+        typer.echo(line)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,98 @@
+"""Settings, read once from the environment (and `.env`) at start-up.
+
+The `TOOL_*` names are the original contract and keep their names; everything new uses the `SALESBOOST_`
+prefix. A bad value fails at start-up with a message that names the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every knob of the runtime, the tools and the service. Documented in README.md."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- the original TOOL_* contract -------------------------------------------------------------
+    retry_enabled: bool = Field(True, validation_alias=_env("TOOL_RETRY_ENABLED"))
+    retry_max_attempts: int = Field(3, ge=1, le=10, validation_alias=_env("TOOL_RETRY_MAX_ATTEMPTS"))
+    retry_base_delay: float = Field(1.0, ge=0, le=60, validation_alias=_env("TOOL_RETRY_BASE_DELAY"))
+    cache_lru_enabled: bool = Field(True, validation_alias=_env("TOOL_CACHE_LRU_ENABLED"))
+    cache_access_tracking: bool = Field(True, validation_alias=_env("TOOL_CACHE_ACCESS_TRACKING"))
+    bandit_enabled: bool = Field(False, validation_alias=_env("TOOL_BANDIT_ENABLED"))
+    bandit_epsilon: float = Field(0.1, ge=0, le=1, validation_alias=_env("TOOL_BANDIT_EPSILON"))
+    bandit_redis_key: str = Field("tool:bandit:state", min_length=1, validation_alias=_env("TOOL_BANDIT_REDIS_KEY"))
+    rate_limit_enabled: bool = Field(True, validation_alias=_env("TOOL_RATE_LIMIT_ENABLED"))
+    parallel_enabled: bool = Field(True, validation_alias=_env("TOOL_PARALLEL_ENABLED"))
+    parallel_max_concurrent: int = Field(5, ge=1, le=1000, validation_alias=_env("TOOL_PARALLEL_MAX_CONCURRENT"))
+
+    # --- runtime -----------------------------------------------------------------------------------
+    retry_max_delay: float = Field(30.0, ge=0, validation_alias=_env("SALESBOOST_RETRY_MAX_DELAY"))
+    cache_max_entries: int = Field(10_000, ge=1, validation_alias=_env("SALESBOOST_CACHE_MAX_ENTRIES"))
+    cache_default_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_CACHE_DEFAULT_TTL"))
+    circuit_failure_threshold: int = Field(
+        5, ge=1, validation_alias=_env("SALESBOOST_CIRCUIT_FAILURE_THRESHOLD")
+    )
+    circuit_reset_seconds: float = Field(30.0, gt=0, validation_alias=_env("SALESBOOST_CIRCUIT_RESET_SECONDS"))
+    sync_tool_threads: int = Field(8, ge=1, le=256, validation_alias=_env("SALESBOOST_SYNC_TOOL_THREADS"))
+    callback_timeout: float = Field(1.0, gt=0, validation_alias=_env("SALESBOOST_CALLBACK_TIMEOUT"))
+    event_queue_size: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_EVENT_QUEUE_SIZE"))
+    permissions_file: Path = Field(
+        DATA_DIR / "permissions.yaml", validation_alias=_env("SALESBOOST_PERMISSIONS_FILE")
+    )
+
+    # --- storage -----------------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./var/salesboost.db", min_length=1, validation_alias=_env("SALESBOOST_DATABASE_URL")
+    )
+    redis_url: str | None = Field(None, validation_alias=_env("SALESBOOST_REDIS_URL"))
+    audit_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_AUDIT_ENABLED"))
+    audit_flush_interval: float = Field(0.5, gt=0, le=60, validation_alias=_env("SALESBOOST_AUDIT_FLUSH_INTERVAL"))
+    audit_batch_size: int = Field(500, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))
+    audit_max_pending: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_AUDIT_MAX_PENDING"))
+
+    # --- service -----------------------------------------------------------------------------------
+    api_keys: str = Field("", validation_alias=_env("SALESBOOST_API_KEYS"))
+    log_level: str = Field("INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL"))
+
+
+class SettingsError(ValueError):
+    """Raised at start-up when an environment variable holds a bad value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's report into one that names each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            lines.append(f"{_variable_for(field)}={err.get('input')!r}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(lines)) from None
+
+
+def _variable_for(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

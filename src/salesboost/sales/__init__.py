@@ -1,0 +1,13 @@
+"""The eight sales tools. Each module exposes `build(backends) -> Tool`; this list is what
+`build_default_registry` registers, in this order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from salesboost.tools.base import Tool, ToolBackends
+
+ToolFactory = Callable[[ToolBackends], Tool[Any, Any]]
+
+DEFAULT_TOOLS: tuple[ToolFactory, ...] = ()

@@ -1,0 +1,23 @@
+"""`salesboost db seed`: every demo-data loader, run in order. Each is idempotent and says what it did."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from salesboost.config import Settings
+from salesboost.store.db import create_engine, session_factory
+from salesboost.tools.base import ToolBackends
+
+Seeder = Callable[[ToolBackends], Awaitable[str]]
+
+# Each domain appends its loader here (customers, knowledge base, ...).
+SEEDERS: list[Seeder] = []
+
+
+async def seed_all(settings: Settings) -> list[str]:
+    engine = create_engine(settings.database_url)
+    backends = ToolBackends(settings=settings, session_factory=session_factory(engine))
+    try:
+        return [await seeder(backends) for seeder in SEEDERS]
+    finally:
+        await engine.dispose()

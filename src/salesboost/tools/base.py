@@ -1,0 +1,130 @@
+"""The tool contract: what a tool declares and what it receives when it runs.
+
+A tool is a class with a `name`, a `description` for the LLM, an `Input` and an `Output` pydantic model and a
+`ToolPolicy`; its `run(args, ctx)` is `async def` for a tool that awaits I/O, or a plain `def` for a blocking
+one (run in a bounded thread pool, or inline when the policy says it is cheap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from salesboost.config import Settings
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+class ToolInput(BaseModel):
+    """Base for tool inputs: unknown fields are an error the LLM can read, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolOutput(BaseModel):
+    """Base for tool outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `calls` per `per_seconds` for one caller of one tool."""
+
+    calls: int
+    per_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPolicy:
+    """How the executor treats a tool.
+
+    `roles` None takes the roles from the permissions file (the one place the role matrix lives).
+    A tool with actions names its `action_field`; its `write_actions` are the side-effecting ones, and the
+    permissions file may give each action its own roles.
+    """
+
+    roles: frozenset[str] | None = None
+    read_only: bool = True
+    idempotent: bool = False
+    cache_ttl: float | None = None
+    timeout: float = 10.0
+    rate_limit: RateLimit | None = None
+    retry: bool = True
+    inline: bool = False
+    action_field: str | None = None
+    write_actions: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.cache_ttl is not None and not self.read_only:
+            raise ValueError("only read-only tools may be cached")
+        if self.write_actions and self.read_only:
+            raise ValueError("a tool with write actions is not read-only")
+        if self.write_actions and self.action_field is None:
+            raise ValueError("write_actions need an action_field")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ToolBackends:
+    """What tools share, chosen once from settings at start-up."""
+
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession] | None = None
+    clock: Callable[[], datetime] = utcnow
+    # Drops cached results tagged with this tag (set by the executor that owns the cache).
+    invalidate: Callable[[str], None] = lambda tag: None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self.session_factory is None:
+            raise RuntimeError("this tool needs a database: no session factory was configured")
+        return self.session_factory
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """Per-call facts handed to `run`."""
+
+    caller_role: str
+    tool_call_id: str
+    backends: ToolBackends
+    session_id: str | None = None
+    idempotency_key: str | None = None
+    caller_id: str | None = None
+
+
+class Tool(Generic[InputT, OutputT]):
+    """Subclass, set the class attributes, implement `run` (async or sync)."""
+
+    name: str
+    description: str
+    Input: type[InputT]
+    Output: type[OutputT]
+    policy: ToolPolicy = ToolPolicy()
+    # Domain error codes this tool may return, for its documentation and schema export.
+    error_codes: tuple[str, ...] = ()
+    # Example payloads for docs (OpenAPI, README).
+    examples: tuple[Mapping[str, Any], ...] = ()
+
+    def run(self, args: InputT, ctx: ToolContext) -> Awaitable[OutputT] | OutputT:
+        raise NotImplementedError
+
+    def cache_tags(self, args: InputT) -> tuple[str, ...]:
+        """Tags of a cached result; a write elsewhere calls `ctx.backends.invalidate(tag)` to drop it."""
+        return ()
+
+    def preview(self, output: OutputT) -> str:
+        """A short human line about the result (masked and cut to 100 characters by the executor)."""
+        return output.model_dump_json()

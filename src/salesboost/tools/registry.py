@@ -1,0 +1,157 @@
+"""The registry: which tools exist, who may call them, and whether they are switched on."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel
+
+from salesboost.config import Settings, get_settings
+from salesboost.tools.base import Tool, ToolBackends, ToolPolicy
+from salesboost.tools.errors import ToolDisabledError, ToolNotFoundError
+from salesboost.tools.permissions import Permissions, load_permissions
+
+
+@dataclass(slots=True)
+class RegisteredTool:
+    """A tool with its policy resolved against the role matrix; what the executor works with."""
+
+    tool: Tool[Any, Any]
+    policy: ToolPolicy
+    roles: frozenset[str]
+    action_roles: Mapping[str, frozenset[str]]
+    is_async: bool
+    enabled: bool = True
+    # Per-registry scratch the executor fills once per tool (bound metric children and the like).
+    runtime: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.tool.name
+
+    @property
+    def input_model(self) -> type[BaseModel]:
+        return self.tool.Input
+
+    def allows(self, role: str) -> bool:
+        return role in self.roles
+
+    def action_allows(self, action: str, role: str) -> bool:
+        roles = self.action_roles.get(action)
+        return role in (self.roles if roles is None else roles)
+
+    def is_write(self, args: BaseModel) -> bool:
+        """Whether this call changes the world (then it is never cached, nor retried without a key)."""
+        policy = self.policy
+        if policy.action_field is None:
+            return not policy.read_only
+        return getattr(args, policy.action_field) in policy.write_actions
+
+
+class ToolRegistry:
+    """Tools by name. Register once (a duplicate name is refused); enable or disable at run time."""
+
+    def __init__(self, *, permissions: Permissions, backends: ToolBackends | None = None) -> None:
+        self.permissions = permissions
+        self.backends = backends if backends is not None else ToolBackends(settings=get_settings())
+        self._tools: dict[str, RegisteredTool] = {}
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The configured roles; any other is refused before a metric is touched."""
+        return self.permissions.roles
+
+    def register(self, tool: Tool[Any, Any]) -> RegisteredTool:
+        name = getattr(tool, "name", "")
+        if not name or not name.isidentifier() or name.lower() != name:
+            raise ValueError(f"tool name must be snake_case, got {name!r}")
+        if name in self._tools:
+            raise ValueError(f"a tool named {name!r} is already registered")
+        for attr in ("description", "Input", "Output"):
+            if not hasattr(tool, attr):
+                raise ValueError(f"tool {name!r} does not declare {attr}")
+        if tool.Input.model_config.get("extra") != "forbid":
+            raise ValueError(f"tool {name!r}: its Input model must forbid extra fields")
+        entry = self._resolve(tool)
+        self._tools[name] = entry
+        return entry
+
+    def _resolve(self, tool: Tool[Any, Any]) -> RegisteredTool:
+        policy = tool.policy
+        matrix = self.permissions.tools.get(tool.name)
+        if matrix is not None:
+            roles, actions = matrix.roles, dict(matrix.actions)
+        elif policy.roles is not None:
+            roles, actions = policy.roles, {}
+        else:
+            raise ValueError(f"tool {tool.name!r} names no roles and the permissions file has none for it")
+        unknown = roles - self.roles
+        if unknown:
+            raise ValueError(f"tool {tool.name!r} allows unknown roles {sorted(unknown)}")
+        return RegisteredTool(
+            tool=tool,
+            policy=replace(policy, roles=roles),
+            roles=roles,
+            action_roles=actions,
+            is_async=inspect.iscoroutinefunction(tool.run),
+        )
+
+    def get(self, name: str) -> RegisteredTool:
+        """The tool, or `ToolNotFoundError` / `ToolDisabledError`."""
+        entry = self._tools.get(name)
+        if entry is None:
+            raise ToolNotFoundError(
+                f"no tool named {name!r}; available: {', '.join(sorted(self._tools))}",
+                details={"available": sorted(self._tools)},
+            )
+        if not entry.enabled:
+            raise ToolDisabledError(f"tool {name!r} is disabled")
+        return entry
+
+    def lookup(self, name: str) -> RegisteredTool | None:
+        """The tool whether enabled or not, or None (the executor's fast path)."""
+        return self._tools.get(name)
+
+    def enable(self, name: str) -> None:
+        self._require(name).enabled = True
+
+    def disable(self, name: str) -> None:
+        self._require(name).enabled = False
+
+    def _require(self, name: str) -> RegisteredTool:
+        entry = self._tools.get(name)
+        if entry is None:
+            raise ToolNotFoundError(f"no tool named {name!r}")
+        return entry
+
+    def list_for_role(self, role: str | None = None) -> list[RegisteredTool]:
+        """Enabled tools, sorted by name; with a role, only those it may call."""
+        return [
+            e for _, e in sorted(self._tools.items()) if e.enabled and (role is None or e.allows(role))
+        ]
+
+    def __iter__(self) -> Iterator[RegisteredTool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+
+def build_default_registry(settings: Settings | None = None) -> ToolRegistry:
+    """The eight sales tools, wired to the backends the settings choose."""
+    from salesboost.sales import DEFAULT_TOOLS
+    from salesboost.store.db import create_backends
+
+    settings = settings or get_settings()
+    registry = ToolRegistry(
+        permissions=load_permissions(settings.permissions_file), backends=create_backends(settings)
+    )
+    for build in DEFAULT_TOOLS:
+        registry.register(build(registry.backends))
+    return registry

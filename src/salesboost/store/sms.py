@@ -1,0 +1,78 @@
+"""SMS tables: the outbox (every accepted message and its delivery state), per-day counters, opt-outs.
+
+A send writes its outbox row and bumps its counter in one transaction, so a crash can never leave a
+counted message that will not be delivered, nor a queued one that was not counted. Phones are E.164.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salesboost.store.base import Base
+
+SMS_STATUSES: tuple[str, ...] = ("queued", "sent", "delivered", "failed")
+STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in SMS_STATUSES) + ")"
+
+
+class SmsMessage(Base):
+    __tablename__ = "sms_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    customer_number: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("customers.number", ondelete="SET NULL")
+    )
+    campaign: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8))
+    segments: Mapped[int] = mapped_column(Integer)
+    characters: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    local_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(STATUS_CHECK, name="status"),
+        Index("ix_sms_outbox_phone_id", "phone", "id"),
+        Index("ix_sms_outbox_customer_number_id", "customer_number", "id"),
+        Index("ix_sms_outbox_campaign", "campaign"),
+        Index("ix_sms_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_sms_outbox_provider_message_id", "provider_message_id"),
+    )
+
+
+class SmsDailyCounter(Base):
+    """Messages accepted for one phone on one local calendar day; bumped with a conditional UPDATE."""
+
+    __tablename__ = "sms_daily_counters"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("count >= 0", name="count"),)
+
+
+class SmsOptOut(Base):
+    """A number that said STOP (or was opted out by an operator); removed again by START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(20))
+    keyword: Mapped[str | None] = mapped_column(String(20))

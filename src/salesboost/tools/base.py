@@ -84,7 +84,7 @@ class ToolBackends:
     session_factory: async_sessionmaker[AsyncSession] | None = None
     clock: Callable[[], datetime] = utcnow
     # Drops cached results tagged with this tag (set by the executor that owns the cache).
-    invalidate: Callable[[str], None] = lambda tag: None
+    invalidate: Callable[[str], object] = lambda tag: None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -1,0 +1,186 @@
+"""Per-call overhead of the executor beside a bare await, pydantic validation and other runtimes, in ONE run.
+
+Each contender calls the same trivial tool (add two ints). Each is timed in repeated blocks and the
+median of the blocks' µs per call is reported, so that the figures in one table share the machine's mood.
+The audit trail is on: a call only queues its record, and the writer's batched inserts run between blocks;
+their cost per record is printed apart.
+
+    python bench/executor_overhead.py [--repeats 7] [--quick]
+
+The last line is for scripts:
+RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from salesboost.config import load_settings
+from salesboost.observability.metrics import ToolMetrics
+from salesboost.store.db import create_backends, upgrade
+from salesboost.tools.base import Tool, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.permissions import Permissions
+from salesboost.tools.registry import ToolRegistry
+
+
+class AddInput(ToolInput):
+    a: int
+    b: int
+
+
+class AddOutput(ToolOutput):
+    sum: int
+
+
+class AddTool(Tool[AddInput, AddOutput]):
+    name = "add"
+    description = "Add two integers."
+    Input = AddInput
+    Output = AddOutput
+    policy = ToolPolicy(roles=frozenset({"coach"}))
+
+    async def run(self, args: AddInput, ctx: ToolContext) -> AddOutput:
+        return AddOutput(sum=args.a + args.b)
+
+
+class CachedAddTool(AddTool):
+    name = "add_cached"
+    policy = ToolPolicy(roles=frozenset({"coach"}), cache_ttl=3600)
+
+
+async def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+Bench = Callable[[], Awaitable[Any]]
+
+
+async def measure(fn: Bench, calls: int, repeats: int, between: Callable[[], Awaitable[Any]] | None = None) -> float:
+    """Median over `repeats` blocks of µs per call."""
+    for _ in range(min(calls, 200)):  # warm up
+        await fn()
+    samples = []
+    for _ in range(repeats):
+        if between is not None:
+            await between()
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(calls):
+            await fn()
+        samples.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(samples)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="fewer calls per block (a smoke run)")
+    opts = parser.parse_args()
+    fast_calls = 2_000 if opts.quick else 20_000
+    slow_calls = 200 if opts.quick else 2_000
+
+    tmp = Path(tempfile.mkdtemp(prefix="salesboost-bench-"))
+    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = load_settings(database_url=url, audit_batch_size=1_000_000, audit_max_pending=10_000_000)
+    registry = ToolRegistry(permissions=Permissions.allow_all(["coach"]), backends=create_backends(settings))
+    registry.register(AddTool())
+    registry.register(CachedAddTool())
+    executor = ToolExecutor(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+    audit = executor.audit
+    assert audit is not None
+    flushed = {"records": 0, "seconds": 0.0}
+
+    async def flush_audit() -> None:
+        start = time.perf_counter()
+        flushed["records"] += await audit.flush()
+        flushed["seconds"] += time.perf_counter() - start
+
+    payload = {"a": 1, "b": 2}
+    results: dict[str, float] = {}
+
+    async def bare() -> int:
+        return await add(1, 2)
+
+    async def validated() -> int:
+        args = AddInput.model_validate(payload)
+        return await add(args.a, args.b)
+
+    async def ours() -> Any:
+        return await executor.execute("add", payload, "coach")
+
+    async def cache_hit() -> Any:
+        return await executor.execute("add_cached", payload, "coach")
+
+    check = await ours()
+    assert check.ok and check.result == {"sum": 3}, check
+    results["bare await"] = await measure(bare, fast_calls, opts.repeats)
+    results["pydantic validate + await"] = await measure(validated, fast_calls, opts.repeats)
+    results["salesboost execute (full pipeline)"] = await measure(ours, fast_calls, opts.repeats, flush_audit)
+    await cache_hit()
+    results["salesboost execute (cache hit)"] = await measure(cache_hit, fast_calls, opts.repeats, flush_audit)
+    await flush_audit()
+    audit_us = flushed["seconds"] / max(flushed["records"], 1) * 1e6
+
+    from langchain_core.tools import StructuredTool
+
+    lc_tool = StructuredTool.from_function(coroutine=add, name="add", description="Add two integers.")
+
+    async def langchain() -> Any:
+        return await lc_tool.ainvoke(payload)
+
+    results["langchain StructuredTool.ainvoke"] = await measure(langchain, slow_calls, opts.repeats)
+
+    from agents import function_tool
+    from agents.tool_context import ToolContext as AgentsToolContext
+
+    agents_tool = function_tool(add)
+    raw = json.dumps(payload)
+
+    async def openai_agents() -> Any:
+        ctx = AgentsToolContext(context=None, tool_name="add", tool_call_id="c1", tool_arguments=raw)
+        return await agents_tool.on_invoke_tool(ctx, raw)
+
+    results["openai-agents FunctionTool.on_invoke_tool"] = await measure(openai_agents, slow_calls, opts.repeats)
+
+    from mcp.server.mcpserver import MCPServer
+
+    server: MCPServer[Any] = MCPServer("bench")
+    server.add_tool(add)
+
+    async def mcp_call() -> Any:
+        return await server.call_tool("add", payload)
+
+    results["mcp MCPServer.call_tool"] = await measure(mcp_call, slow_calls, opts.repeats)
+    await executor.aclose()
+
+    executor_us = results["salesboost execute (full pipeline)"]
+    floor = results["pydantic validate + await"]
+    print(f"{'contender':45} {'µs/call':>9} {'× executor':>11}")
+    for name, us in results.items():
+        print(f"{name:45} {us:9.2f} {us / executor_us:11.2f}")
+    print(f"audit trail, batched write per record (off the call path): {audit_us:.2f} µs")
+    print(
+        f"RESULT executor_us={executor_us:.2f} floor_ratio={executor_us / floor:.2f} "
+        f"langchain_speedup={results['langchain StructuredTool.ainvoke'] / executor_us:.1f} "
+        f"mcp_speedup={results['mcp MCPServer.call_tool'] / executor_us:.1f} "
+        f"cache_hit_us={results['salesboost execute (cache hit)']:.2f}"
+    )
+
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,35 @@
+"""Masking of phone numbers, e-mail addresses and secrets in anything we log, audit or preview."""
+
+from __future__ import annotations
+
+import re
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A phone-like run: an optional +, then 7 or more digits with common separators between them.
+_PHONE = re.compile(r"(?<![\w])\+?\d(?:[\s().-]{0,2}\d){6,}(?![\w])")
+_SECRET = re.compile(
+    r"(?i)(\"?(?:api[_-]?key|token|secret|password|authorization|auth_token)\"?\s*[:=]\s*\"?)([^\s\",}]+)"
+)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    digits = [c for c in match.group(0) if c.isdigit()]
+    return "+***" + "".join(digits[-2:]) if match.group(0).startswith("+") else "***" + "".join(digits[-2:])
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    local, _, domain = match.group(0).partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask(text: str) -> str:
+    """The text with e-mails, phone numbers and secret values masked."""
+    text = _SECRET.sub(lambda m: m.group(1) + "***", text)
+    text = _EMAIL.sub(_mask_email, text)
+    return _PHONE.sub(_mask_phone, text)
+
+
+def preview(text: str, limit: int = 100) -> str:
+    """Masked, on one line, at most `limit` characters."""
+    masked = mask(" ".join(text.split()))
+    return masked if len(masked) <= limit else masked[: limit - 1] + "…"

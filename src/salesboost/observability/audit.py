@@ -1,0 +1,158 @@
+"""The audit trail: one durable row per call, written in batches off the call's path.
+
+A call only appends a tuple to an in-memory deque (well under a microsecond). A background task wakes every
+`SALESBOOST_AUDIT_FLUSH_INTERVAL` seconds (or as soon as a batch is full), hashes and masks the inputs and
+results there, and inserts the batch. So a crash loses at most the records of the last interval; `aclose()`
+flushes everything. When the database is unreachable the records wait and are written once it answers; past
+`SALESBOOST_AUDIT_MAX_PENDING` records the oldest are dropped, counted and logged as errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from salesboost.masking import preview
+from salesboost.store.audit import ToolAuditRecord
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CHARS = 200
+
+
+class AuditEntry(NamedTuple):
+    """What the call hands over; everything costly is derived later, in the writer."""
+
+    id: str
+    created_at: float  # time.time()
+    tool: str
+    caller_role: str
+    tool_call_id: str
+    session_id: str | None
+    status: str
+    error_code: str | None
+    retry_count: int
+    latency_ms: float
+    cached: bool
+    payload: Any  # the validated input model, or the raw payload when it did not validate
+    result: Any  # the result dict, or None
+
+
+def _canonical(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    payload = _canonical(entry.payload)
+    return {
+        "id": entry.id,
+        "created_at": datetime.fromtimestamp(entry.created_at, UTC),
+        "tool": entry.tool[:100],
+        "caller_role": entry.caller_role[:50],
+        "tool_call_id": entry.tool_call_id[:200],
+        "session_id": entry.session_id[:200] if entry.session_id else None,
+        "status": entry.status,
+        "error_code": entry.error_code,
+        "retry_count": entry.retry_count,
+        "latency_ms": entry.latency_ms,
+        "cached": entry.cached,
+        "input_hash": hashlib.sha256(payload.encode()).hexdigest(),
+        "result_hash": None if entry.result is None else hashlib.sha256(_canonical(entry.result).encode()).hexdigest(),
+        "input_preview": preview(payload, PREVIEW_CHARS),
+    }
+
+
+class AuditWriter:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        flush_interval: float = 0.5,
+        batch_size: int = 500,
+        max_pending: int = 100_000,
+    ) -> None:
+        self._sessions = session_factory
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self._pending: deque[AuditEntry] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def record(self, entry: AuditEntry) -> None:
+        """Queue one record (never waits)."""
+        pending = self._pending
+        pending.append(entry)
+        if self._task is None:
+            self._start()
+        if len(pending) >= self.batch_size:
+            assert self._wake is not None
+            self._wake.set()
+            if len(pending) > self.max_pending:
+                pending.popleft()
+                self.dropped += 1
+                log.error(
+                    "audit backlog over %d records: dropped the oldest (%d so far)", self.max_pending, self.dropped
+                )
+
+    def _start(self) -> None:
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="salesboost-audit-writer")
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("audit write failed; %d records wait for the next try", len(self._pending))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> int:
+        """Write every queued record now; returns how many were written."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        written = 0
+        async with self._lock:
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
+                try:
+                    rows = [_row(e) for e in batch]
+                    async with self._sessions() as session, session.begin():
+                        await session.execute(insert(ToolAuditRecord), rows)
+                except BaseException:
+                    self._pending.extendleft(reversed(batch))
+                    raise
+                written += len(batch)
+        self.written += written
+        return written
+
+    async def aclose(self) -> None:
+        """Stop the background writer and write what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.flush()

@@ -1,0 +1,157 @@
+"""Status events: their shape (DESIGN 1.5), the in-process bus the WebSocket subscribes to, and callbacks.
+
+Neither a subscriber nor a callback can slow a call: the bus only ever `put_nowait`s into bounded queues (a
+subscriber whose queue is full is dropped), and a callback that suspends continues in a task of its own,
+bounded by a timeout, while the call goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from salesboost.tools.running import step
+
+log = logging.getLogger(__name__)
+
+StatusCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+EVENT_NAME = "tool_status"
+
+
+def status_event(data: dict[str, Any]) -> dict[str, Any]:
+    """The full event around a data dict, stamped now (UTC, milliseconds, `Z`)."""
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"event": EVENT_NAME, "data": data, "timestamp": stamp}
+
+
+class Subscription:
+    """A bounded queue of events for one subscriber; iterate it with `async for`."""
+
+    def __init__(self, bus: EventBus, sessions: frozenset[str] | None, maxsize: int) -> None:
+        self._bus = bus
+        self.sessions = sessions  # None: every session
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self.dropped = False
+        self.closed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("event subscriber too slow: dropped after %d queued events", self.queue.maxsize)
+            self.dropped = True
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._bus.unsubscribe(self)
+
+    async def get(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while not self.closed or not self.queue.empty():
+            yield await self.queue.get()
+
+
+class EventBus:
+    """In-process fan-out of status events by session."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self._by_session: dict[str, set[Subscription]] = {}
+        self._everything: set[Subscription] = set()
+        self.subscriber_count = 0
+
+    def subscribe(self, sessions: frozenset[str] | None = None) -> Subscription:
+        """Events of these sessions (None: of every session, for an admin or the dashboard)."""
+        sub = Subscription(self, sessions, self.queue_size)
+        if sessions is None:
+            self._everything.add(sub)
+        else:
+            for session in sessions:
+                self._by_session.setdefault(session, set()).add(sub)
+        self.subscriber_count += 1
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub.sessions is None:
+            self._everything.discard(sub)
+        else:
+            for session in sub.sessions:
+                subs = self._by_session.get(session)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._by_session[session]
+        self.subscriber_count -= 1
+
+    def wants(self, session_id: str | None) -> bool:
+        """Whether anybody listens to this session: lets the executor skip building events."""
+        return bool(self._everything) or (session_id is not None and session_id in self._by_session)
+
+    def publish(self, event: dict[str, Any], session_id: str | None) -> None:
+        targets = list(self._everything)
+        if session_id is not None:
+            targets.extend(self._by_session.get(session_id, ()))
+        for sub in targets:
+            sub.offer(event)
+
+
+class CallbackRunner:
+    """Delivers events to status callbacks in order, never letting one fail or hold up a call."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def deliver(
+        self, callback: StatusCallback, data: dict[str, Any], pending: asyncio.Task[None] | None
+    ) -> asyncio.Task[None] | None:
+        """Deliver now if the callback finishes without waiting; else in a task, after `pending`.
+
+        Returns the task still delivering (pass it back with the call's next event), or None.
+        """
+        if pending is not None and not pending.done():
+            return self._spawn(self._after(pending, callback, data))
+        try:
+            outcome = callback(data)
+            if not asyncio.iscoroutine(outcome):
+                return None
+            done, rest = step(outcome)
+        except Exception:
+            log.warning("status callback failed", exc_info=True)
+            return None
+        return None if done else self._spawn(self._finish(rest))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _finish(self, awaitable: Any) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await awaitable
+        except Exception:
+            log.warning("status callback failed or took longer than %.1f s", self.timeout, exc_info=True)
+
+    async def _after(self, pending: asyncio.Task[None], callback: StatusCallback, data: dict[str, Any]) -> None:
+        await asyncio.wait([pending])
+        try:
+            outcome = callback(data)
+            if asyncio.iscoroutine(outcome):
+                await self._finish(outcome)
+        except Exception:
+            log.warning("status callback failed", exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait for the callbacks still running (at most their timeout)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))

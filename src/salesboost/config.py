@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     api_keys: str = Field("", validation_alias=_env("SALESBOOST_API_KEYS"))
     log_level: str = Field("INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL"))
 
+    # --- knowledge base and compliance (issue 4) ---------------------------------------------------
+    max_discount: float = Field(0.30, ge=0, lt=1, validation_alias=_env("SALESBOOST_MAX_DISCOUNT"))
+    compliance_rules: Path = Field(
+        DATA_DIR / "compliance" / "default.yaml", validation_alias=_env("SALESBOOST_COMPLIANCE_RULES")
+    )
+    kb_cache_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_KB_CACHE_TTL"))
+
 
 class SettingsError(ValueError):
     """Raised at start-up when an environment variable holds a bad value."""

@@ -74,6 +74,27 @@ class Settings(BaseSettings):
     )
     kb_cache_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_KB_CACHE_TTL"))
 
+    # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------
+    stage_model_path: Path = Field(
+        PROJECT_ROOT / "var" / "models" / "stage_classifier.joblib",
+        validation_alias=_env("SALESBOOST_STAGE_MODEL_PATH"),
+    )
+    stage_training_data: Path = Field(
+        DATA_DIR / "stage" / "examples.jsonl", validation_alias=_env("SALESBOOST_STAGE_TRAINING_DATA")
+    )
+    price_book_file: Path = Field(
+        DATA_DIR / "demo" / "price_book.yaml", validation_alias=_env("SALESBOOST_PRICE_BOOK_FILE")
+    )
+    currencies_file: Path = Field(
+        DATA_DIR / "pricing" / "currencies.yaml", validation_alias=_env("SALESBOOST_CURRENCIES_FILE")
+    )
+    competitors_file: Path = Field(
+        DATA_DIR / "demo" / "competitors.yaml", validation_alias=_env("SALESBOOST_COMPETITORS_FILE")
+    )
+    battlecards_dir: Path = Field(
+        DATA_DIR / "demo" / "knowledge" / "battlecards", validation_alias=_env("SALESBOOST_BATTLECARDS_DIR")
+    )
+
 
 class SettingsError(ValueError):
     """Raised at start-up when an environment variable holds a bad value."""

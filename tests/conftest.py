@@ -25,6 +25,8 @@ POSTGRES_URL = os.environ.get("SALESBOOST_TEST_POSTGRES_URL", "postgresql+asyncp
 REDIS_URL = os.environ.get("SALESBOOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+pytest_plugins = ["sample_tools"]
+
 
 def _reachable(host: str, port: int) -> bool:
     try:

@@ -1,0 +1,92 @@
+"""The audit trail: one row per call, read back from the database; masked, hashed and batched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from salesboost.observability.audit import AuditEntry, AuditWriter
+from salesboost.store.audit import ToolAuditRecord
+from salesboost.store.db import create_engine, session_factory
+from salesboost.tools.executor import ToolExecutor
+
+
+def entry(i: int, result: object = None) -> AuditEntry:
+    return AuditEntry(f"id{i}", 0.0, "t", "coach", f"c{i}", None, "completed", None, 0, 1.0, False, {}, result)
+
+
+async def rows(ex: ToolExecutor) -> list[ToolAuditRecord]:
+    assert ex.audit is not None
+    await ex.audit.flush()
+    async with ex.registry.backends.sessions()() as session:
+        return list((await session.scalars(select(ToolAuditRecord))).all())
+
+
+async def test_one_row_per_call_with_every_field(executor: ToolExecutor) -> None:
+    ok = await executor.execute("echo", {"text": "a"}, "coach", session_id="s1", tool_call_id="c1")
+    cached = await executor.execute("echo", {"text": "a"}, "coach")
+    failed = await executor.execute("lookup", {"key": "nope"}, "npc")
+    records = {r.id: r for r in await rows(executor)}
+    assert len(records) == 3
+    first = records[ok.audit_id or ""]
+    assert (first.tool, first.caller_role, first.tool_call_id, first.session_id) == ("echo", "coach", "c1", "s1")
+    assert (first.status, first.error_code, first.retry_count, first.cached) == ("completed", None, 0, False)
+    assert first.latency_ms == ok.latency_ms
+    assert first.input_hash == hashlib.sha256(b'{"text":"a","times":1}').hexdigest()
+    assert first.result_hash == hashlib.sha256(
+        json.dumps(ok.result, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert records[cached.audit_id or ""].cached
+    bad = records[failed.audit_id or ""]
+    assert (bad.status, bad.error_code, bad.result_hash) == ("failed", "THING_NOT_FOUND", None)
+
+
+async def test_preview_masks_phones_and_emails(executor: ToolExecutor) -> None:
+    await executor.execute("nope", {"phone": "+14155550100", "email": "jane@example.com"}, "coach")
+    (record,) = await rows(executor)
+    assert "4155550100" not in record.input_preview
+    assert "jane@example.com" not in record.input_preview
+    assert "***" in record.input_preview
+
+
+async def test_background_writer_and_shutdown_flush(settings: Any) -> None:
+    engine = create_engine(settings.database_url)
+    writer = AuditWriter(session_factory(engine), flush_interval=0.01, batch_size=2)
+    try:
+        for i in range(5):
+            writer.record(entry(i, {}))
+        await writer.aclose()
+        assert writer.pending == 0
+        async with session_factory(engine)() as session:
+            assert await session.scalar(select(func.count()).select_from(ToolAuditRecord)) == 5
+    finally:
+        await engine.dispose()
+
+
+async def test_unreachable_database_keeps_records(tmp_path: Any) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}")  # no tool_audit table
+    writer = AuditWriter(session_factory(engine), flush_interval=60)
+    try:
+        writer.record(entry(0))
+        with pytest.raises(Exception, match="tool_audit"):
+            await writer.flush()
+        assert writer.pending == 1  # nothing lost: it waits for the next try
+    finally:
+        await engine.dispose()
+
+
+async def test_backlog_over_the_bound_drops_oldest(settings: Any) -> None:
+    engine = create_engine(settings.database_url)
+    writer = AuditWriter(session_factory(engine), flush_interval=60, batch_size=1, max_pending=3)
+    try:
+        for i in range(5):
+            writer.record(entry(i))
+        assert writer.dropped == 2
+        assert writer.pending == 3
+    finally:
+        await writer.aclose()
+        await engine.dispose()

@@ -1,0 +1,57 @@
+"""The `salesboost` command, run as a user runs it (Typer's runner, real settings and database)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from salesboost.cli import app
+from salesboost.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("SALESBOOST_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    yield sqlite_url
+    get_settings.cache_clear()
+
+
+def test_db_upgrade() -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "database at head" in result.output
+
+
+def test_call_unknown_tool_prints_envelope_and_exits_1() -> None:
+    result = runner.invoke(app, ["call", "no_such_tool", "{}", "--role", "coach"])
+    assert result.exit_code == 1
+    envelope = json.loads(result.stdout)
+    assert envelope["ok"] is False
+    assert envelope["error"]["code"] == "TOOL_NOT_FOUND"
+
+
+def test_call_rejects_bad_json() -> None:
+    result = runner.invoke(app, ["call", "x", "{not json"])
+    assert result.exit_code == 2
+    assert "not valid JSON" in result.output
+    assert runner.invoke(app, ["call", "x", "[1]"]).exit_code == 2
+
+
+def test_tools_list_rejects_unknown_role() -> None:
+    result = runner.invoke(app, ["tools", "list", "--role", "ghost"])
+    assert result.exit_code == 2
+    assert "unknown role" in result.output
+
+
+def test_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOL_RETRY_MAX_ATTEMPTS", "many")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["tools", "list"])
+    assert result.exit_code == 2
+    assert "TOOL_RETRY_MAX_ATTEMPTS" in result.output

@@ -1,0 +1,39 @@
+"""Settings: the contract names, and a bad value named at start-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesboost.config import Settings, SettingsError, load_settings
+
+
+def test_tool_names_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOL_RETRY_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("TOOL_CACHE_LRU_ENABLED", "false")
+    monkeypatch.setenv("TOOL_BANDIT_EPSILON", "0.25")
+    monkeypatch.setenv("TOOL_PARALLEL_MAX_CONCURRENT", "9")
+    monkeypatch.setenv("SALESBOOST_DATABASE_URL", "sqlite+aiosqlite:///x.db")
+    settings = load_settings()
+    assert settings.retry_max_attempts == 5
+    assert settings.cache_lru_enabled is False
+    assert settings.bandit_epsilon == 0.25
+    assert settings.parallel_max_concurrent == 9
+    assert settings.database_url == "sqlite+aiosqlite:///x.db"
+
+
+def test_defaults_match_the_contract() -> None:
+    s = Settings()
+    assert (s.retry_enabled, s.retry_max_attempts, s.retry_base_delay) == (True, 3, 1.0)
+    assert (s.cache_lru_enabled, s.cache_access_tracking) == (True, True)
+    assert (s.bandit_enabled, s.bandit_epsilon, s.bandit_redis_key) == (False, 0.1, "tool:bandit:state")
+    assert (s.rate_limit_enabled, s.parallel_enabled, s.parallel_max_concurrent) == (True, True, 5)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TOOL_RETRY_MAX_ATTEMPTS", "zero"), ("TOOL_BANDIT_EPSILON", "1.5"), ("SALESBOOST_AUDIT_BATCH_SIZE", "0")],
+)
+def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()

@@ -56,6 +56,8 @@ class Customer(Base):
         Index("ix_customers_phone", "phone"),
         {"sqlite_autoincrement": True},
     )
+    # Every UPDATE says `WHERE version = <the version read>`: a concurrent write makes it fail, not vanish.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it from the class)
 
 
 class IdempotencyRecord(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +73,30 @@ class Settings(BaseSettings):
         DATA_DIR / "compliance" / "default.yaml", validation_alias=_env("SALESBOOST_COMPLIANCE_RULES")
     )
     kb_cache_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_KB_CACHE_TTL"))
+
+    # --- customers and SMS outreach (issue 3) --------------------------------------------------------
+    customers_file: Path = Field(
+        DATA_DIR / "demo" / "customers.yaml", validation_alias=_env("SALESBOOST_CUSTOMERS_FILE")
+    )
+    phone_default_region: str = Field(
+        "US", pattern=r"^[A-Z]{2}$", validation_alias=_env("SALESBOOST_PHONE_DEFAULT_REGION")
+    )
+    profile_cache_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_PROFILE_CACHE_TTL"))
+    sms_timezone: str = Field("UTC", min_length=1, validation_alias=_env("SALESBOOST_SMS_TIMEZONE"))
+    sms_daily_limit: int = Field(5, ge=1, le=10_000, validation_alias=_env("SALESBOOST_SMS_DAILY_LIMIT"))
+    sms_provider: str = Field("log", pattern=r"^(log|http)$", validation_alias=_env("SALESBOOST_SMS_PROVIDER"))
+    sms_from_number: str = Field("", validation_alias=_env("SALESBOOST_SMS_FROM_NUMBER"))
+    sms_http_base_url: str = Field(
+        "https://api.twilio.com", min_length=1, validation_alias=_env("SALESBOOST_SMS_HTTP_BASE_URL")
+    )
+    sms_http_account_sid: str = Field("", validation_alias=_env("SALESBOOST_SMS_HTTP_ACCOUNT_SID"))
+    sms_http_auth_token: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_SMS_HTTP_AUTH_TOKEN"))
+    sms_http_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("SALESBOOST_SMS_HTTP_TIMEOUT"))
+    sms_dispatch_interval: float = Field(
+        1.0, gt=0, le=3600, validation_alias=_env("SALESBOOST_SMS_DISPATCH_INTERVAL")
+    )
+    sms_max_attempts: int = Field(8, ge=1, le=100, validation_alias=_env("SALESBOOST_SMS_MAX_ATTEMPTS"))
+    sms_retry_delay: float = Field(2.0, ge=0, le=3600, validation_alias=_env("SALESBOOST_SMS_RETRY_DELAY"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------
     stage_model_path: Path = Field(

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench migrate seed clean
+.PHONY: install run test lint typecheck pytest bench bench-crm bench-kb bench-http migrate seed model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ migrate: install
 seed: migrate
 	$(BIN)/salesboost db seed
 
-run: seed
+# The stage classifier's model is built from data/stage/ when it is absent (var/ is not committed).
+model: install
+	$(BIN)/salesboost train stage-classifier --if-missing
+
+run: model seed
 	$(BIN)/salesboost serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -31,13 +35,23 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-pytest: install
+pytest: model
 	$(BIN)/pytest --cov=salesboost --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/executor_overhead.py
+
+# The scale benchmarks take minutes (a million customers, 100,000 chunks); pass ARGS="--rows 20000" for a quick look.
+bench-crm: install
+	$(BIN)/python bench/crm_scale.py $(ARGS)
+
+bench-kb: install
+	$(BIN)/python bench/kb_scale.py $(ARGS)
+
+bench-http: model seed
+	$(BIN)/python bench/http_load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

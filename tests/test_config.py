@@ -37,3 +37,13 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def test_readme_documents_every_setting() -> None:
+    from salesboost.config import PROJECT_ROOT, env_var_name
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        env_var_name(name) for name in Settings.model_fields if f"`{env_var_name(name)}`" not in readme
+    ]
+    assert missing == [], f"README.md does not document: {missing}"

@@ -132,11 +132,11 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            lines.append(f"{_variable_for(field)}={err.get('input')!r}: {err['msg']}")
+            lines.append(f"{env_var_name(field)}={err.get('input')!r}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(lines)) from None
 
 
-def _variable_for(field: str) -> str:
+def env_var_name(field: str) -> str:
     info = Settings.model_fields.get(field)
     alias = info.validation_alias if info else None
     if isinstance(alias, AliasChoices):

@@ -236,7 +236,7 @@ class ToolExecutor:
             return None
         bound.cache_hit()
         call.cached = True
-        return dict(value)
+        return value  # type: ignore[no-any-return]  # the envelope's validation copies it
 
     async def _run_with_retry(
         self, call: _Call, entry: RegisteredTool, args: BaseModel, ctx: ToolContext
@@ -290,7 +290,7 @@ class ToolExecutor:
     def _record(self, call: _Call, result: dict[str, Any] | None, exc: BaseException | None) -> ToolResult:
         """Metrics, circuit, audit, bandit and the closing event; then the envelope."""
         elapsed = _perf() - call.start
-        latency_ms = round(elapsed * 1000.0, 3)
+        latency_ms = int(elapsed * 1e6) / 1000.0  # milliseconds to the microsecond
         entry, bound = call.entry, call.metrics
         error = None if exc is None else self._error_info(call.name, exc)
         if bound is not None:

@@ -119,3 +119,61 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# --- knowledge base -----------------------------------------------------------------------------------
+
+kb_app = typer.Typer(help="Knowledge base: ingest documents, show what is stored.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+
+@kb_app.command("ingest")
+def kb_ingest(
+    path: Annotated[str, typer.Argument(help="Folder of Markdown, text and PDF files.")],
+    collection: Annotated[str, typer.Option(help="Collection (knowledge base) to ingest into.")] = "default",
+    prune: Annotated[bool, typer.Option(help="Remove documents whose file is gone from the folder.")] = False,
+) -> None:
+    """Ingest a folder: unchanged files are skipped, changed ones re-chunked, new ones added."""
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from salesboost.sales.kb_ingest import check_collection, discover, ingest_folder, with_sessions
+
+    folder = Path(path)
+    try:
+        check_collection(collection)
+        total = len(discover(folder))
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+
+    async def run() -> str:
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"ingesting into {collection!r}", total=total)
+            report = await with_sessions(
+                get_settings().database_url,
+                lambda sessions: ingest_folder(
+                    sessions, folder, collection, prune=prune, on_file=lambda _: progress.advance(task)
+                ),
+            )
+        for source, error in report.failed.items():
+            typer.secho(f"skipped {source}: {error}", err=True, fg=typer.colors.YELLOW)
+        return report.summary()
+
+    typer.echo(asyncio.run(run()))
+
+
+@kb_app.command("stats")
+def kb_stats() -> None:
+    """Collections with their numbers of documents and chunks."""
+    from salesboost.sales.kb_ingest import collection_stats, with_sessions
+
+    rows = asyncio.run(with_sessions(get_settings().database_url, collection_stats))
+    if not rows:
+        typer.echo("the knowledge base is empty: run `salesboost kb ingest PATH`")
+        return
+    typer.echo(f"{'collection':30} {'documents':>10} {'chunks':>10}")
+    for row in rows:
+        typer.echo(f"{row.collection:30} {row.documents:>10} {row.chunks:>10}")
+    typer.echo(f"{'total':30} {sum(r.documents for r in rows):>10} {sum(r.chunks for r in rows):>10}")
+

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from salesboost.sales import compliance, knowledge
 from salesboost.tools.base import Tool, ToolBackends
 
 ToolFactory = Callable[[ToolBackends], Tool[Any, Any]]
 
-DEFAULT_TOOLS: tuple[ToolFactory, ...] = ()
+DEFAULT_TOOLS: tuple[ToolFactory, ...] = (knowledge.build, compliance.build)

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         DATA_DIR / "demo" / "knowledge" / "battlecards", validation_alias=_env("SALESBOOST_BATTLECARDS_DIR")
     )
 
+    # --- HTTP service: keys, /metrics, WebSocket (issue 5) --------------------------------------------
+    api_keys_file: Path | None = Field(None, validation_alias=_env("SALESBOOST_API_KEYS_FILE"))
+    metrics_token: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_METRICS_TOKEN"))
+    ws_heartbeat_seconds: float = Field(15.0, gt=0, le=3600, validation_alias=_env("SALESBOOST_WS_HEARTBEAT_SECONDS"))
+    ws_auth_timeout: float = Field(5.0, gt=0, le=300, validation_alias=_env("SALESBOOST_WS_AUTH_TIMEOUT"))
+    api_max_sessions: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_API_MAX_SESSIONS"))
+
 
 class SettingsError(ValueError):
     """Raised at start-up when an environment variable holds a bad value."""

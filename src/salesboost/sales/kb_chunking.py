@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIXES = frozenset({".md", ".markdown", ".txt", ".pdf"})
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 DEFAULT_MAX_CHARS = 1200
 DEFAULT_OVERLAP = 200
 

@@ -1,10 +1,11 @@
 """Ranked full-text search over knowledge-base chunks, inside the database.
 
 SQLite: FTS5 with the porter stemmer, ranked by bm25() (title and heading weighted above the content).
-PostgreSQL: the stored English `tsv` column through its GIN index, ranked by ts_rank_cd() (title weight A,
-heading B, content C). Both receive the same sanitised query: the words of the user's text, lower-cased, stop
-words dropped, OR-ed together, so that punctuation or FTS syntax in the text can never be an error and a
-chunk holding more of the words ranks higher. Scores are "higher is better" on both.
+PostgreSQL: the stored English `tsv` column through its GIN index, ranked by the number of distinct query
+words matched, then ts_rank_cd() (title weight A, heading B, content C). Both receive the same sanitised
+query: the words of the user's text, lower-cased, stop words dropped, OR-ed together, so that punctuation or
+FTS syntax in the text can never be an error and a chunk holding more of the words ranks higher. Scores are
+"higher is better" on both.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ WHERE kb_chunks_fts MATCH :match {collection}
 ORDER BY bm25(kb_chunks_fts, 1.0, 2.0, 3.0), c.id
 LIMIT :top_k
 """
-# ts_rank_cd normalisation 1: divide by 1 + log(length), so long chunks do not win by size alone.
+# PostgreSQL ranks without term rarity (no IDF), so common words would outweigh rare ones: chunks are ranked
+# first by how many distinct query words they contain, then by ts_rank_cd (normalisation 32 keeps it in [0, 1)).
 _POSTGRES_SEARCH = """
 SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
-       ts_rank_cd(c.tsv, q.query, 1) AS score
+       ({coverage}) + ts_rank_cd(c.tsv, q.query, 32) AS score
 FROM kb_chunks AS c
 JOIN kb_documents AS d ON d.id = c.document_id
 CROSS JOIN (SELECT to_tsquery('english', :match) AS query) AS q
@@ -84,11 +86,18 @@ async def search(session: AsyncSession, query: str, top_k: int, collection: str 
     if not terms:
         return []
     dialect = session.get_bind().dialect.name
-    sql = _SQLITE_SEARCH if dialect == "sqlite" else _POSTGRES_SEARCH
     params: dict[str, object] = {"match": _match_expression(terms, dialect), "top_k": top_k}
+    where = ""
     if collection is not None:
         params["collection"] = collection
-    statement = text(sql.format(collection="AND c.collection = :collection" if collection is not None else ""))
+        where = "AND c.collection = :collection"
+    if dialect == "sqlite":
+        sql = _SQLITE_SEARCH.format(collection=where)
+    else:
+        params.update({f"t{i}": f"'{t}'" for i, t in enumerate(terms)})
+        coverage = " + ".join(f"(c.tsv @@ to_tsquery('english', :t{i}))::int" for i in range(len(terms)))
+        sql = _POSTGRES_SEARCH.format(collection=where, coverage=coverage)
+    statement = text(sql)
     rows = await session.execute(statement, params)
     return [
         SearchHit(

@@ -177,3 +177,25 @@ def kb_stats() -> None:
         typer.echo(f"{row.collection:30} {row.documents:>10} {row.chunks:>10}")
     typer.echo(f"{'total':30} {sum(r.documents for r in rows):>10} {sum(r.chunks for r in rows):>10}")
 
+
+# --- HTTP service (issue 5) ----------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart when the code changes (development).")] = False,
+) -> None:
+    """Serve the REST API, the WebSocket, /metrics and the dashboard with uvicorn."""
+    from salesboost.api import serve as serving
+
+    demo = serving.use_demo_keys(get_settings())
+    if demo:
+        typer.secho(serving.DEMO_WARNING, err=True, fg=typer.colors.YELLOW, bold=True)
+        for entry in demo:
+            typer.echo(f"  demo key for {entry.role:10} {entry.key}")
+    url = serving.base_url(host, port)
+    typer.echo(f"dashboard: {url}/dashboard   API docs: {url}/docs")
+    serving.run(host, port, workers, reload, get_settings().log_level)

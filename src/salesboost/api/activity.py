@@ -1,0 +1,99 @@
+"""What the dashboard shows: per-tool rates over a window, and the latest calls, read from the audit table.
+
+Portable SQL (SQLite and PostgreSQL): one grouped count, one `ORDER BY latency LIMIT 1 OFFSET k` per tool
+for its 95th percentile (served by the (tool, created_at) index), and one query for the latest calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Integer, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salesboost.api.models import Activity, RecentCall, ToolActivity
+from salesboost.store.audit import ToolAuditRecord as A
+
+RECENT_LIMIT = 50
+
+
+def _stamp(moment: datetime) -> str:
+    """UTC with milliseconds and `Z` (SQLite hands back naive datetimes; they were written as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _p95(session: AsyncSession, tool: str, since: datetime, calls: int) -> float | None:
+    if not calls:
+        return None
+    offset = math.ceil(0.95 * calls) - 1
+    value = await session.scalar(
+        select(A.latency_ms)
+        .where(A.tool == tool, A.created_at >= since)
+        .order_by(A.latency_ms)
+        .limit(1)
+        .offset(offset)
+    )
+    return None if value is None else float(value)
+
+
+async def read_activity(
+    session: AsyncSession,
+    *,
+    window_seconds: int,
+    tools: Collection[str],
+    cacheable: Collection[str],
+    sessions: Collection[str] | None,
+    now: datetime | None = None,
+) -> Activity:
+    """Rates of `tools` over the window; the latest calls of `sessions` (None: of everybody)."""
+    since = (now or datetime.now(UTC)) - timedelta(seconds=window_seconds)
+    counts = await session.execute(
+        select(
+            A.tool,
+            func.count(),
+            func.sum(case((A.status == "failed", 1), else_=0)).cast(Integer),
+            func.sum(case((A.cached.is_(True), 1), else_=0)).cast(Integer),
+        )
+        .where(A.created_at >= since, A.tool.in_(list(tools)))
+        .group_by(A.tool)
+    )
+    by_tool = {tool: (int(n), int(errors or 0), int(hits or 0)) for tool, n, errors, hits in counts}
+    minutes = window_seconds / 60
+    rows = []
+    for tool in sorted(tools):
+        calls, errors, hits = by_tool.get(tool, (0, 0, 0))
+        rows.append(
+            ToolActivity(
+                tool=tool,
+                calls=calls,
+                errors=errors,
+                error_rate=round(errors / calls, 4) if calls else 0.0,
+                p95_latency_ms=await _p95(session, tool, since, calls),
+                calls_per_minute=round(calls / minutes, 3),
+                cache_hit_rate=(round(hits / calls, 4) if calls else 0.0) if tool in cacheable else None,
+            )
+        )
+    recent = []
+    if sessions is None or sessions:
+        query = select(A).order_by(A.created_at.desc(), A.id.desc()).limit(RECENT_LIMIT)
+        if sessions is not None:
+            query = query.where(A.session_id.in_(list(sessions)))
+        for record in (await session.scalars(query)).all():
+            recent.append(
+                RecentCall(
+                    timestamp=_stamp(record.created_at),
+                    tool=record.tool,
+                    caller_role=record.caller_role,
+                    status="completed" if record.status == "completed" else "failed",
+                    latency_ms=record.latency_ms,
+                    cached=record.cached,
+                    error_code=record.error_code,
+                    tool_call_id=record.tool_call_id,
+                    session_id=record.session_id,
+                )
+            )
+    return Activity(window_seconds=window_seconds, tools=rows, recent=recent)

@@ -1,0 +1,71 @@
+"""The FastAPI app factory: `create_app(settings)`, or `uvicorn --factory salesboost.api.app:create_app`.
+
+The keys are read when the app is created (a bad key source fails at once, naming the variable); the registry
+and the executor are built at start-up (the lifespan) unless an executor is given, and an executor built here
+is closed at shutdown (flushing the audit trail). A given executor stays its owner's to close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from salesboost.api import dashboard, health, metrics, routes, ws
+from salesboost.api.auth import KeyStore
+from salesboost.api.errors import ApiError, handle_api_error, handle_http_error, handle_validation_error
+from salesboost.api.openapi import install_openapi
+from salesboost.api.service import Service
+from salesboost.api.sessions import SessionOwners
+from salesboost.config import Settings, get_settings
+from salesboost.tools.executor import ToolExecutor
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+SalesBoost Tools over HTTP. Authenticate with an API key, as `Authorization: Bearer <key>` or `X-API-Key`:
+the key decides your role (a role in the body is ignored). Side-effecting calls need an `Idempotency-Key`
+header. Every call answers the envelope (`ToolResult`); see docs/api.md for the status of each error code.
+"""
+
+
+def create_app(settings: Settings | None = None, *, executor: ToolExecutor | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    keys = KeyStore.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from salesboost.tools.registry import build_default_registry
+
+        own = executor is None
+        runtime = executor or ToolExecutor(registry=build_default_registry(settings), settings=settings)
+        try:
+            keys.check_roles(runtime.registry.roles)
+            if not keys.keys:
+                log.warning(
+                    "no API keys configured (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE): every request "
+                    "except /healthz and /readyz will be refused"
+                )
+            app.state.service = Service(settings, runtime, keys, SessionOwners(settings.api_max_sessions))
+            yield
+        finally:
+            if own:
+                await runtime.aclose()
+
+    app = FastAPI(
+        title="SalesBoost Tools", version=version("salesboost"), description=DESCRIPTION, lifespan=lifespan
+    )
+    app.add_middleware(metrics.HttpMetricsMiddleware)
+    app.add_exception_handler(ApiError, handle_api_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    for module in (routes, health, metrics, ws, dashboard):
+        app.include_router(module.router)
+    dashboard.mount_static(app)
+    install_openapi(app)
+    return app

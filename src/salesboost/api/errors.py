@@ -1,0 +1,117 @@
+"""How failures become HTTP: the status of each envelope error code, and the body of a refused request.
+
+A tool call always answers with the envelope (`ToolResult`); its error code decides the status. A request
+refused before any call exists (no credentials, a bad query, an unknown route) answers `ErrorBody`: the
+envelope's `ok` and `error` parts, so a client reads every failure the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from salesboost.tools import errors as codes
+from salesboost.tools.result import ToolErrorInfo, ToolResult
+
+IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
+SESSION_FORBIDDEN = "SESSION_FORBIDDEN"
+REQUEST_INVALID = "REQUEST_INVALID"
+NOT_FOUND = "NOT_FOUND"
+
+# Envelope error code -> HTTP status. Any other code is a tool's domain failure: the call ran, 200.
+STATUS_BY_CODE: dict[str, int] = {
+    codes.TOOL_INPUT_INVALID: 422,
+    codes.TOOL_FORBIDDEN: 403,
+    codes.TOOL_NOT_FOUND: 404,
+    codes.TOOL_DISABLED: 409,
+    codes.TOOL_RATE_LIMITED: 429,
+    codes.TOOL_TIMEOUT: 504,
+    codes.TOOL_CIRCUIT_OPEN: 503,
+    codes.TOOL_EXECUTION_FAILED: 502,
+    IDEMPOTENCY_KEY_REQUIRED: 428,
+    SESSION_FORBIDDEN: 403,
+}
+_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN})
+
+
+def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
+    """The HTTP status of a call's envelope, and `Retry-After` (whole seconds, at least 1) if it applies."""
+    error = envelope.error
+    if error is None:
+        return 200, None
+    status = STATUS_BY_CODE.get(error.code, 200)
+    if error.code in _RETRY_AFTER_CODES:
+        wait = error.details.get("retry_after")
+        seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
+        return status, {"Retry-After": str(max(1, seconds))}
+    return status, None
+
+
+def error_info(
+    code: str, message: str, details: dict[str, Any] | None = None, retryable: bool = False
+) -> ToolErrorInfo:
+    return ToolErrorInfo(
+        code=code, type="ApiError", message=message, retryable=retryable, details=details or {}
+    )
+
+
+class ErrorBody(BaseModel):
+    """A request refused before any tool call: no credentials, a bad parameter, an unknown route."""
+
+    ok: Literal[False] = False
+    error: ToolErrorInfo
+
+
+class ApiError(Exception):
+    """Raised by a route or dependency; answered as `ErrorBody` with this status and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+        self.body = ErrorBody(error=error_info(code, message, details))
+
+
+def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Serialize with pydantic-core directly: no second validation, no `jsonable_encoder` walk."""
+    return Response(model.model_dump_json(), status, headers, media_type="application/json")
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response(exc.body, exc.status, exc.headers)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    """A bad query or path parameter: 422 with the field path of each error, like a tool's bad input."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", "")),
+         "type": str(err.get("type", ""))}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    body = ErrorBody(error=error_info(REQUEST_INVALID, f"invalid request: {summary}", {"errors": errors}))
+    return json_response(body, 422)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown route, wrong method) in the same body as every other failure."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = NOT_FOUND if exc.status_code == 404 else REQUEST_INVALID
+    body = ErrorBody(error=error_info(code, str(exc.detail)))
+    return json_response(body, exc.status_code, dict(exc.headers) if exc.headers else None)

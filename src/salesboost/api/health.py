@@ -1,0 +1,81 @@
+"""`/healthz` (the process answers) and `/readyz` (its database, and Redis when configured, answer too).
+
+Neither needs credentials: load balancers and orchestrators call them. They reveal no data, only which
+dependency failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from starlette.responses import Response
+
+from salesboost.api.errors import json_response
+from salesboost.api.models import Health, Readiness
+from salesboost.api.service import service_of
+from salesboost.tools.base import ToolBackends
+
+log = logging.getLogger(__name__)
+
+CHECK_TIMEOUT = 2.0
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+async def healthz() -> Response:
+    return json_response(Health(status="ok"))
+
+
+async def _database(backends: ToolBackends) -> str:
+    if backends.session_factory is None:
+        return "skipped"
+    async with backends.session_factory() as session:
+        await session.execute(text("SELECT 1"))
+    return "ok"
+
+
+async def _redis(url: str | None) -> str:
+    if not url:
+        return "skipped"
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+    return "ok"
+
+
+async def _check(name: str, probe: Awaitable[str]) -> tuple[str, str]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            return name, await probe
+    except TimeoutError:
+        return name, f"error: no answer within {CHECK_TIMEOUT:g} s"
+    except Exception as exc:
+        log.warning("readiness check %s failed: %s", name, exc)
+        return name, f"error: {type(exc).__name__}"
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
+    summary="Readiness: the database (and Redis, when configured) answer",
+)
+async def readyz(request: Request) -> Response:
+    svc = service_of(request)
+    results = await asyncio.gather(
+        _check("database", _database(svc.executor.registry.backends)),
+        _check("redis", _redis(svc.settings.redis_url)),
+    )
+    checks = dict(results)
+    ready = all(not value.startswith("error") for value in checks.values())
+    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    return json_response(body, 200 if ready else 503)

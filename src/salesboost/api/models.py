@@ -1,0 +1,157 @@
+"""Request and response bodies of the HTTP surface (DESIGN 1.7), declared so the OpenAPI schema is honest."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from salesboost.tools.result import ToolResult
+
+MAX_BATCH_CALLS = 50
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+ToolName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+_IGNORED_ROLE = Field(
+    None,
+    deprecated=True,
+    description="Ignored: the caller's role comes from its API key, never from the body.",
+)
+
+
+class ExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool: ToolName = Field(description="The tool to call, e.g. crm_integration.")
+    payload: dict[str, Any] = Field(default_factory=dict, description="The tool's input (its input_schema).")
+    tool_call_id: Identifier | None = Field(None, description="Your id for this call; generated when absent.")
+    session_id: Identifier | None = Field(
+        None, description="The conversation this call belongs to; its events go to WebSocket subscribers."
+    )
+    caller_role: str | None = _IGNORED_ROLE
+
+
+class BatchCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool: ToolName
+    payload: dict[str, Any] = Field(default_factory=dict)
+    tool_call_id: Identifier | None = None
+    idempotency_key: IdempotencyKey | None = Field(
+        None, description="Required for a side-effecting call, like the Idempotency-Key header of execute."
+    )
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    calls: list[BatchCall] = Field(min_length=1, max_length=MAX_BATCH_CALLS)
+    session_id: Identifier | None = None
+    max_concurrent: int | None = Field(
+        None, ge=1, le=MAX_BATCH_CALLS, description="Calls run at once; default TOOL_PARALLEL_MAX_CONCURRENT."
+    )
+    caller_role: str | None = _IGNORED_ROLE
+
+
+class BatchResponse(BaseModel):
+    results: list[ToolResult] = Field(description="One envelope per call, in the order of the request.")
+    succeeded: int
+    failed: int
+
+
+class ToolDescription(BaseModel):
+    """What `tool_schema` says about a tool: everything a client needs to call it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    roles: list[str]
+    actions: dict[str, list[str]] = Field(description="Per-action roles, for tools with actions.")
+    read_only: bool
+    write_actions: list[str]
+    idempotent: bool
+    cacheable: bool
+    timeout_seconds: float
+    error_codes: list[str]
+    examples: list[dict[str, Any]]
+
+
+class ToolList(BaseModel):
+    role: str = Field(description="The role of the key that asked.")
+    tools: list[ToolDescription]
+
+
+class ToolCacheCounts(BaseModel):
+    hits: int
+    misses: int
+    hit_rate: float
+
+
+class CacheEntry(BaseModel):
+    key: str = Field(description="Tool and validated input, masked.")
+    tool: str
+    access_count: int
+    last_accessed: float | None = Field(description="Monotonic clock of the server, seconds.")
+    age_seconds: float
+
+
+class CacheStats(BaseModel):
+    hits: int
+    misses: int
+    hit_rate: float
+    evictions: int
+    size: int
+    max_entries: int
+    by_tool: dict[str, ToolCacheCounts]
+    top_accessed: list[CacheEntry] = Field(description="The most used entries of tools this role may call.")
+
+
+class BanditArm(BaseModel):
+    pulls: int
+    mean_reward: float
+
+
+class BanditStats(BaseModel):
+    enabled: bool = Field(description="TOOL_BANDIT_ENABLED: whether select_tool uses the bandit.")
+    epsilon: float
+    arms: dict[str, BanditArm]
+
+
+class ToolActivity(BaseModel):
+    tool: str
+    calls: int
+    errors: int
+    error_rate: float
+    p95_latency_ms: float | None
+    calls_per_minute: float
+    cache_hit_rate: float | None = Field(description="Share of calls the cache answered; null if uncached.")
+
+
+class RecentCall(BaseModel):
+    timestamp: str = Field(description="UTC, ISO 8601 with milliseconds and Z.")
+    tool: str
+    caller_role: str
+    status: Literal["completed", "failed"]
+    latency_ms: float
+    cached: bool
+    error_code: str | None
+    tool_call_id: str
+    session_id: str | None
+
+
+class Activity(BaseModel):
+    window_seconds: int
+    tools: list[ToolActivity]
+    recent: list[RecentCall] = Field(description="Latest calls, newest first: all (admin) or your sessions'.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="Per dependency: ok, skipped (unconfigured), or its failure.")

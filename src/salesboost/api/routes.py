@@ -1,0 +1,314 @@
+"""The REST routes of DESIGN 1.7 under `/api/v1/tools`.
+
+A call answers with the envelope and the status of its error code (`errors.STATUS_BY_CODE`). The body of
+`execute` and `execute-batch` is parsed here, after authentication, by pydantic straight from the bytes: a
+body that is not JSON is a 400 and a malformed one a 422, both as an envelope, and a request without valid
+credentials is a 401 whatever its body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from salesboost.api.activity import read_activity
+from salesboost.api.auth import ApiKey, Caller
+from salesboost.api.errors import (
+    IDEMPOTENCY_KEY_REQUIRED,
+    REQUEST_INVALID,
+    SESSION_FORBIDDEN,
+    ApiError,
+    ErrorBody,
+    error_info,
+    json_response,
+    status_for,
+)
+from salesboost.api.models import (
+    Activity,
+    BanditStats,
+    BatchRequest,
+    BatchResponse,
+    CacheStats,
+    ExecuteRequest,
+    ToolDescription,
+    ToolList,
+)
+from salesboost.api.service import Service, service_of
+from salesboost.masking import mask
+from salesboost.tools import errors as codes
+from salesboost.tools.registry import RegisteredTool
+from salesboost.tools.result import ToolResult
+
+router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or bad credentials (with `WWW-Authenticate`)."}
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait, then retry.", "schema": {"type": "string"}}}
+EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    400: {"model": ToolResult, "description": "The body is not JSON (`TOOL_INPUT_INVALID`)."},
+    403: {"model": ToolResult, "description": "`TOOL_FORBIDDEN` for this role, or `SESSION_FORBIDDEN`."},
+    404: {"model": ToolResult, "description": "`TOOL_NOT_FOUND`."},
+    409: {"model": ToolResult, "description": "`TOOL_DISABLED`: the tool exists but is switched off."},
+    422: {"model": ToolResult, "description": "`TOOL_INPUT_INVALID`, with the field path of each error."},
+    428: {"model": ToolResult, "description": "`IDEMPOTENCY_KEY_REQUIRED` for a side-effecting call."},
+    429: {"model": ToolResult, "description": "`TOOL_RATE_LIMITED`.", "headers": _RETRY_AFTER},
+    502: {"model": ToolResult, "description": "`TOOL_EXECUTION_FAILED`: the tool crashed."},
+    503: {"model": ToolResult, "description": "`TOOL_CIRCUIT_OPEN`.", "headers": _RETRY_AFTER},
+    504: {"model": ToolResult, "description": "`TOOL_TIMEOUT`."},
+}
+BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_UNAUTHORIZED,
+    400: {"model": ErrorBody, "description": "The body is not JSON."},
+    403: {"model": ErrorBody, "description": "`SESSION_FORBIDDEN`: the session belongs to another key."},
+    422: {"model": ErrorBody, "description": "The body does not match `BatchRequest`."},
+}
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Required for side-effecting calls (up to 200 visible ASCII characters): a retry with "
+        "the same key does the work once.",
+    ),
+]
+
+
+# --- execute ------------------------------------------------------------------------------------------
+
+
+def _rejected(
+    role: str, code: str, message: str, details: dict[str, Any] | None = None, **known: Any
+) -> ToolResult:
+    """The envelope of a call refused before it reached the executor."""
+    return ToolResult(
+        ok=False,
+        tool=str(known.get("tool") or ""),
+        tool_call_id=str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"),
+        caller_role=role,
+        error=error_info(code, message, details),
+    )
+
+
+def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, Any]]:
+    """The body as `model`, or (status, message, details): 400 when it is not JSON, 422 when malformed."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False, include_input=False)
+        if any(p["type"] == "json_invalid" for p in problems):
+            return 400, "the request body is not valid JSON", {}
+        errors = [
+            {"field": ".".join(str(p) for p in ("body", *e["loc"])), "message": e["msg"], "type": e["type"]}
+            for e in problems
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return 422, f"invalid request: {summary}", {"errors": errors}
+
+
+def _known_fields(raw: bytes) -> dict[str, Any]:
+    """Whatever the envelope of a rejected body can still name (its tool and call id)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k in ("tool", "tool_call_id") if isinstance(v := data.get(k), str)}
+
+
+def requires_idempotency_key(entry: RegisteredTool | None, payload: Mapping[str, Any], role: str) -> bool:
+    """Whether this would be a side-effecting call the caller may make (other refusals are the executor's)."""
+    if entry is None or not entry.enabled or not entry.allows(role):
+        return False
+    policy = entry.policy
+    if policy.action_field is None:
+        return not policy.read_only
+    field = entry.input_model.model_fields.get(policy.action_field)
+    action = payload.get(policy.action_field, field.default if field is not None else None)
+    return isinstance(action, str) and action in policy.write_actions and entry.action_allows(action, role)
+
+
+def _claim(svc: Service, session_id: str | None, key: ApiKey) -> bool:
+    return session_id is None or svc.sessions.claim(session_id, key)
+
+
+def _session_refusal(session_id: str | None) -> str:
+    return f"session {session_id!r} belongs to another API key; use a session id of your own"
+
+
+@router.post(
+    "/execute",
+    response_model=ToolResult,
+    responses=EXECUTE_RESPONSES,
+    summary="Run one tool call",
+    description="Runs the call as the role of your API key and answers the envelope. The status follows the "
+    "envelope's error code: 200 when the call ran (ok, or a domain failure such as CUSTOMER_NOT_FOUND).",
+)
+async def execute(request: Request, caller: Caller, idempotency_key: IdempotencyHeader = None) -> Response:
+    svc = service_of(request)
+    raw = await request.body()
+    body = _parse(ExecuteRequest, raw)
+    if not isinstance(body, ExecuteRequest):
+        status, message, details = body
+        envelope = _rejected(caller.role, codes.TOOL_INPUT_INVALID, message, details, **_known_fields(raw))
+        return json_response(envelope, status)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+        envelope = _rejected(
+            caller.role, codes.TOOL_INPUT_INVALID, "Idempotency-Key must have 1 to 200 characters",
+            tool=body.tool, tool_call_id=body.tool_call_id,
+        )
+        return json_response(envelope, 422)
+    if not _claim(svc, body.session_id, caller):
+        envelope = _rejected(
+            caller.role, SESSION_FORBIDDEN, _session_refusal(body.session_id),
+            tool=body.tool, tool_call_id=body.tool_call_id,
+        )
+        return json_response(envelope, 403)
+    executor = svc.executor
+    if idempotency_key is None and requires_idempotency_key(
+        executor.registry.lookup(body.tool), body.payload, caller.role
+    ):
+        envelope = _rejected(
+            caller.role, IDEMPOTENCY_KEY_REQUIRED,
+            f"{body.tool} changes data here: send an Idempotency-Key header so a retry does it only once",
+            tool=body.tool, tool_call_id=body.tool_call_id,
+        )
+        return json_response(envelope, 428)
+    envelope = await executor.execute(
+        body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
+        session_id=body.session_id, caller_id=caller.id,
+    )
+    status, headers = status_for(envelope)
+    return json_response(envelope, status, headers)
+
+
+@router.post(
+    "/execute-batch",
+    response_model=BatchResponse,
+    responses=BATCH_RESPONSES,
+    summary="Run several tool calls in parallel",
+    description="Each call answers its own envelope, in order; the batch answers 200 when it ran. A "
+    "side-effecting call needs its own idempotency_key, else its envelope is IDEMPOTENCY_KEY_REQUIRED.",
+)
+async def execute_batch(request: Request, caller: Caller) -> Response:
+    svc = service_of(request)
+    body = _parse(BatchRequest, await request.body())
+    if not isinstance(body, BatchRequest):
+        status, message, details = body
+        raise ApiError(status, REQUEST_INVALID, message, details=details)
+    if not _claim(svc, body.session_id, caller):
+        raise ApiError(403, SESSION_FORBIDDEN, _session_refusal(body.session_id))
+    executor = svc.executor
+    results: list[ToolResult | None] = [None] * len(body.calls)
+    runnable: list[int] = []
+    for i, call in enumerate(body.calls):
+        if call.idempotency_key is None and requires_idempotency_key(
+            executor.registry.lookup(call.tool), call.payload, caller.role
+        ):
+            results[i] = _rejected(
+                caller.role, IDEMPOTENCY_KEY_REQUIRED, f"{call.tool} changes data here: give this call an "
+                "idempotency_key", tool=call.tool, tool_call_id=call.tool_call_id,
+            )
+        else:
+            runnable.append(i)
+    done = await executor.execute_many(
+        [body.calls[i].model_dump(exclude_none=True) for i in runnable], caller.role,
+        max_concurrent=body.max_concurrent, session_id=body.session_id,
+    )
+    for i, envelope in zip(runnable, done, strict=True):
+        results[i] = envelope
+    final = [r for r in results if r is not None]
+    succeeded = sum(r.ok for r in final)
+    return json_response(BatchResponse(results=final, succeeded=succeeded, failed=len(final) - succeeded))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+@router.get("", response_model=ToolList, responses=_UNAUTHORIZED, summary="The tools your role may call")
+async def list_tools(request: Request, caller: Caller) -> Response:
+    svc = service_of(request)
+    entries = svc.executor.registry.list_for_role(caller.role)
+    tools = [ToolDescription.model_validate(svc.schema_of(e)) for e in entries]
+    return json_response(ToolList(role=caller.role, tools=tools))
+
+
+@router.get("/cache/stats", response_model=CacheStats, responses=_UNAUTHORIZED, summary="Cache statistics")
+async def cache_stats(
+    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> Response:
+    executor = service_of(request).executor
+    cache = executor.cache
+    mine = {e.name for e in executor.registry.list_for_role(caller.role)}
+    top = [
+        {**entry, "key": mask(entry["key"])}
+        for entry in cache.get_top_accessed(limit + len(executor.registry))
+        if entry["tool"] in mine
+    ][:limit]
+    return json_response(CacheStats.model_validate({**cache.get_statistics(), "top_accessed": top}))
+
+
+@router.get("/bandit/stats", response_model=BanditStats, responses=_UNAUTHORIZED, summary="Bandit statistics")
+async def bandit_stats(request: Request, caller: Caller) -> Response:
+    executor = service_of(request).executor
+    stats = executor.bandit.get_statistics()
+    return json_response(BanditStats.model_validate({**stats, "enabled": executor.bandit_enabled}))
+
+
+@router.get(
+    "/activity",
+    response_model=Activity,
+    responses=_UNAUTHORIZED,
+    summary="Per-tool rates and the latest calls, for the dashboard",
+)
+async def activity(
+    request: Request, caller: Caller, window_seconds: Annotated[int, Query(ge=10, le=86_400)] = 300
+) -> Response:
+    svc = service_of(request)
+    executor = svc.executor
+    if executor.audit is not None:
+        await executor.audit.flush()
+    entries = executor.registry.list_for_role(caller.role)
+    sessions = None if caller.is_admin else svc.sessions.sessions_of(caller)
+    async with executor.registry.backends.sessions()() as session:
+        result = await read_activity(
+            session,
+            window_seconds=window_seconds,
+            tools=[e.name for e in entries],
+            cacheable=[e.name for e in entries if e.policy.cache_ttl is not None],
+            sessions=sessions,
+        )
+    return json_response(result)
+
+
+@router.get(
+    "/{name}",
+    response_model=ToolDescription,
+    responses={
+        **_UNAUTHORIZED,
+        403: {"model": ErrorBody, "description": "`TOOL_FORBIDDEN`: your role may not call it."},
+        404: {"model": ErrorBody, "description": "`TOOL_NOT_FOUND`."},
+        409: {"model": ErrorBody, "description": "`TOOL_DISABLED`."},
+    },
+    summary="One tool, with its JSON schemas",
+)
+async def get_tool(request: Request, caller: Caller, name: str) -> Response:
+    svc = service_of(request)
+    entry = svc.executor.registry.lookup(name)
+    if entry is None:
+        raise ApiError(404, codes.TOOL_NOT_FOUND, f"no tool named {name!r}")
+    if not entry.enabled:
+        raise ApiError(409, codes.TOOL_DISABLED, f"tool {name!r} is disabled")
+    if not entry.allows(caller.role):
+        raise ApiError(403, codes.TOOL_FORBIDDEN, f"role {caller.role!r} may not call {name}")
+    return json_response(ToolDescription.model_validate(svc.schema_of(entry)))

@@ -1,0 +1,66 @@
+"""`salesboost serve`: uvicorn over the app factory, and the demo keys that make `make run` work unconfigured.
+
+The factory is passed as an import string, so `--workers N` starts N processes that each build their own app
+(and `--reload` can re-import it). The demo keys are used only when no key source is configured, and loudly:
+they are published in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from salesboost.config import DATA_DIR, Settings, get_settings
+
+FACTORY = "salesboost.api.app:create_app"
+DEMO_KEYS_FILE = DATA_DIR / "demo" / "api_keys.yaml"
+DEMO_WARNING = (
+    "WARNING: no SALESBOOST_API_KEYS or SALESBOOST_API_KEYS_FILE is set, so the DEMO keys of "
+    "data/demo/api_keys.yaml are in use. They are public: never expose this server beyond your machine."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKey:
+    role: str
+    key: str
+
+
+def use_demo_keys(settings: Settings) -> list[DemoKey]:
+    """With no key source configured, point `SALESBOOST_API_KEYS_FILE` (inherited by workers) at the demo
+    file and return its keys to print; else return nothing."""
+    if settings.api_keys.strip() or settings.api_keys_file is not None:
+        return []
+    os.environ["SALESBOOST_API_KEYS_FILE"] = str(DEMO_KEYS_FILE)
+    get_settings.cache_clear()
+    data: Any = yaml.safe_load(DEMO_KEYS_FILE.read_text(encoding="utf-8"))
+    return [DemoKey(role=str(e["role"]), key=str(e["key"])) for e in data["keys"]]
+
+
+def base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches the server."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def run(host: str, port: int, workers: int, reload: bool, log_level: str) -> None:
+    import uvicorn
+
+    from salesboost.config import PROJECT_ROOT
+
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        reload_dirs=[str(PROJECT_ROOT / "src")] if reload else None,
+        log_level=log_level.lower(),
+        proxy_headers=False,
+    )

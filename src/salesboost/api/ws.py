@@ -1,0 +1,149 @@
+"""`WS /ws/chat?session_id=...`: the `tool_status` events (DESIGN 1.5) of a session, in order, and heartbeats.
+
+Authentication, never by query string alone (it lands in access logs): offer the subprotocols
+`["salesboost.v1", "bearer.<key>"]`, or send `{"type": "auth", "api_key": "<key>"}` as the first message
+within `SALESBOOST_WS_AUTH_TIMEOUT` seconds. An admin key may omit session_id to watch every session, or
+watch any one; another key may watch only a session it owns (see `sessions.py`). After
+`{"event": "subscribed", ...}` the socket carries the session's events and, when idle, a
+`{"event": "heartbeat"}` every `SALESBOOST_WS_HEARTBEAT_SECONDS`.
+
+Close codes: 4400 bad request, 4401 not authenticated, 4403 session not yours, 1013 too slow: a client that
+does not keep up fills its bounded queue, the bus drops it (never waiting for it), and the socket is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from salesboost.api.auth import ApiKey
+from salesboost.api.service import Service, service_of
+from salesboost.tools.events import Subscription
+
+SUBPROTOCOL = "salesboost.v1"
+BEARER_PREFIX = "bearer."
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 1013
+_SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+router = APIRouter()
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _subprotocols(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """(the key offered as `bearer.<key>`, the subprotocol to accept): browsers insist on one being chosen."""
+    offered: list[str] = list(websocket.scope.get("subprotocols") or ())
+    bearer = next((p for p in offered if p.startswith(BEARER_PREFIX)), None)
+    key = bearer[len(BEARER_PREFIX):] if bearer else None
+    return key, SUBPROTOCOL if SUBPROTOCOL in offered else bearer
+
+
+async def _first_message_key(websocket: WebSocket, timeout: float) -> str:
+    try:
+        async with asyncio.timeout(timeout):
+            text = await websocket.receive_text()
+    except TimeoutError:
+        reason = f"send {{'type': 'auth', 'api_key': ...}} within {timeout:g} s"
+        raise _Refused(CLOSE_UNAUTHORIZED, reason) from None
+    try:
+        message: Any = json.loads(text)
+    except ValueError:
+        message = None
+    valid = isinstance(message, dict) and message.get("type") == "auth"
+    if not valid or not isinstance(message.get("api_key"), str):
+        raise _Refused(CLOSE_UNAUTHORIZED, "the first message must be {'type': 'auth', 'api_key': ...}")
+    return str(message["api_key"])
+
+
+def _authorize(svc: Service, key: ApiKey, session_id: str | None) -> frozenset[str] | None:
+    """The sessions to subscribe to (None: all), or `_Refused`."""
+    if session_id is None:
+        if not key.is_admin:
+            raise _Refused(CLOSE_FORBIDDEN, "only an admin key may watch every session: pass session_id")
+        return None
+    if not _SESSION_ID.match(session_id):
+        raise _Refused(CLOSE_BAD_REQUEST, "session_id must be 1 to 128 letters, digits or . _ : -")
+    if not svc.sessions.claim(session_id, key):
+        raise _Refused(CLOSE_FORBIDDEN, "this session belongs to another API key")
+    return frozenset({session_id})
+
+
+async def _pump(websocket: WebSocket, sub: Subscription, heartbeat: float) -> None:
+    """Events to the client in order; a heartbeat when idle; 1013 once the bus has dropped us."""
+    while True:
+        try:
+            async with asyncio.timeout(heartbeat):
+                event = await sub.get()
+        except TimeoutError:
+            await websocket.send_json({"event": "heartbeat", "timestamp": _timestamp()})
+            continue
+        if sub.dropped:
+            await websocket.close(CLOSE_TOO_SLOW, "too slow: your event queue filled up")
+            return
+        await websocket.send_json(event)
+
+
+async def _listen(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, to notice when it goes away."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+@router.websocket("/ws/chat")
+async def chat(websocket: WebSocket) -> None:
+    svc = service_of(websocket)
+    settings = svc.settings
+    presented, subprotocol = _subprotocols(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    try:
+        if presented is None:
+            presented = await _first_message_key(websocket, settings.ws_auth_timeout)
+        key = svc.keys.authenticate(presented)
+        if key is None:
+            raise _Refused(CLOSE_UNAUTHORIZED, "unknown API key")
+        session_id = websocket.query_params.get("session_id") or None
+        sessions = _authorize(svc, key, session_id)
+    except _Refused as refused:
+        await websocket.close(refused.code, refused.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    sub = svc.executor.events.subscribe(sessions)
+    try:
+        await websocket.send_json(
+            {"event": "subscribed", "session_id": session_id, "role": key.role,
+             "heartbeat_seconds": settings.ws_heartbeat_seconds, "timestamp": _timestamp()}
+        )
+        tasks = {
+            asyncio.create_task(_pump(websocket, sub, settings.ws_heartbeat_seconds)),
+            asyncio.create_task(_listen(websocket)),
+        }
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                task.result()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sub.close()

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from salesboost.config import DATA_DIR
-from salesboost.sales import crm
+from salesboost.sales import crm, profile, sms
 from salesboost.sales.customer_seed import seed_customers
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
@@ -18,12 +18,17 @@ from salesboost.tools.permissions import load_permissions
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
-BUILDERS = (crm.build,)
+BUILDERS = (crm.build, profile.build, sms.build)
 
 
 @asynccontextmanager
-async def customer_executor(backends: ToolBackends, *, seed: bool = True) -> AsyncIterator[ToolExecutor]:
-    """The tools registered against the real role matrix, with the demo customers loaded."""
+async def customer_executor(
+    backends: ToolBackends, *, seed: bool = True, **settings: Any
+) -> AsyncIterator[ToolExecutor]:
+    """The tools registered against the real role matrix, with the demo customers loaded; keyword
+    arguments override settings (e.g. `sms_timezone="America/Los_Angeles"`)."""
+    if settings:
+        backends.settings = backends.settings.model_copy(update=settings)
     registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
     for build in BUILDERS:
         registry.register(build(backends))
@@ -33,6 +38,10 @@ async def customer_executor(backends: ToolBackends, *, seed: bool = True) -> Asy
     try:
         yield executor
     finally:
+        # Drain the audit trail first: `aclose` cancels the background writer, and a cancel that lands while
+        # it commits re-queues rows that were written (duplicate audit ids on PostgreSQL; reported).
+        if executor.audit is not None:
+            await executor.audit.flush()
         await executor.aclose()
 
 

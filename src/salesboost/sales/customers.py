@@ -212,6 +212,11 @@ async def load(session: AsyncSession, number: int) -> Customer | None:
     return await session.get(Customer, number)
 
 
+async def find_by_phone(session: AsyncSession, phone: str) -> Customer | None:
+    """The first customer with this E.164 phone."""
+    return await session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.number).limit(1))
+
+
 async def page(session: AsyncSession, after: int | None, limit: int) -> tuple[Sequence[Customer], bool]:
     """Up to `limit` customers after number `after`, in id order, and whether more follow."""
     query = select(Customer).order_by(Customer.number).limit(limit + 1)

@@ -199,3 +199,114 @@ def serve(
     url = serving.base_url(host, port)
     typer.echo(f"dashboard: {url}/dashboard   API docs: {url}/docs")
     serving.run(host, port, workers, reload, get_settings().log_level)
+
+
+# --- SMS outreach (issue 3) -----------------------------------------------------------------------------
+
+sms_app = typer.Typer(help="SMS outreach: opt-outs, inbound keywords, the outbox dispatcher.", no_args_is_help=True)
+app.add_typer(sms_app, name="sms")
+
+
+def _e164(phone: str) -> str:
+    from salesboost.sales.phones import InvalidPhoneError, to_e164
+
+    try:
+        return to_e164(phone, get_settings().phone_default_region)
+    except InvalidPhoneError as exc:
+        raise _fail(f"invalid phone {phone!r}: {exc}") from None
+
+
+def _with_sessions(work: Any) -> Any:
+    """Run `work(sessions)` against the configured database and close it afterwards."""
+    from salesboost.store.db import create_engine, session_factory
+
+    async def run() -> Any:
+        engine = create_engine(get_settings().database_url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@sms_app.command("opt-out")
+def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked to get no more texts.")]) -> None:
+    """Record an opt-out: sms_outreach refuses this number from now on (SMS_OPTED_OUT)."""
+    from salesboost.sales.outreach import opt_out
+    from salesboost.tools.base import utcnow
+
+    number = _e164(phone)
+    added = _with_sessions(lambda sessions: opt_out(sessions, number, utcnow(), source="cli"))
+    typer.echo(f"{number} opted out" if added else f"{number} had already opted out")
+
+
+@sms_app.command("opt-in")
+def sms_opt_in(phone: Annotated[str, typer.Argument(help="The number that may be texted again.")]) -> None:
+    """Lift an opt-out (only when the person asked for it, e.g. replied START)."""
+    from salesboost.sales.outreach import opt_in
+
+    number = _e164(phone)
+    removed = _with_sessions(lambda sessions: opt_in(sessions, number))
+    typer.echo(f"{number} may be texted again" if removed else f"{number} had not opted out")
+
+
+@sms_app.command("inbound")
+def sms_inbound(
+    phone: Annotated[str, typer.Argument(help="Who sent the text.")],
+    body: Annotated[str, typer.Argument(help="What it said (STOP, START, ...).")],
+) -> None:
+    """Apply an inbound text: STOP and its synonyms opt the number out, START opts it back in."""
+    from salesboost.sales.outreach import handle_inbound
+    from salesboost.tools.base import utcnow
+
+    number = _e164(phone)
+    outcome = _with_sessions(lambda sessions: handle_inbound(sessions, number, body, utcnow()))
+    typer.echo(f"{number}: {outcome}")
+
+
+@sms_app.command("status")
+def sms_status(
+    provider_message_id: Annotated[str, typer.Argument(help="The provider's id of the message (e.g. SM...).")],
+    status: Annotated[str, typer.Argument(help="delivered, failed, undelivered or sent.")],
+) -> None:
+    """Record a delivery status the provider reported for a message."""
+    from salesboost.sales.outbox import record_delivery_status
+    from salesboost.tools.base import utcnow
+
+    try:
+        found = _with_sessions(lambda sessions: record_delivery_status(sessions, provider_message_id, status, utcnow()))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if not found:
+        raise _fail(f"no message with provider id {provider_message_id!r}")
+    typer.echo(f"{provider_message_id}: {status}")
+
+
+@sms_app.command("dispatch")
+def sms_dispatch(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")] = False,
+) -> None:
+    """Deliver the outbox through the configured provider (SALESBOOST_SMS_PROVIDER), until Ctrl-C."""
+    from salesboost.sales.outbox import OutboxDispatcher
+
+    settings = get_settings()
+
+    async def work(sessions: Any) -> str:
+        dispatcher = OutboxDispatcher.from_settings(settings, sessions)
+        try:
+            if once:
+                report = await dispatcher.run_once()
+                return f"sent {report.sent}, retried {report.retried}, failed {report.failed}"
+            typer.echo(f"delivering the SMS outbox through {dispatcher.provider.name!r}; Ctrl-C stops")
+            await dispatcher.run_forever(settings.sms_dispatch_interval)
+            return "stopped"
+        finally:
+            await dispatcher.aclose()
+
+    try:
+        typer.echo(_with_sessions(work))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        typer.echo("stopped")

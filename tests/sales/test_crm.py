@@ -31,7 +31,9 @@ async def crm(
 
 
 async def test_read_returns_the_original_customer(executor: ToolExecutor) -> None:
-    customer = ok(await crm(executor, {"action": "read", "customer_id": "CUST001"}, "coach"))["customer"]
+    result = ok(await crm(executor, {"action": "read", "customer_id": "CUST001"}, "coach"))
+    assert set(result) == {"action", "customer"}
+    customer = result["customer"]
     assert customer["customer_id"] == "CUST001"
     assert customer["name"] == "Acme Corporation"
     assert customer["contact"] == "John Smith"
@@ -204,6 +206,7 @@ async def test_list_pages_through_everything_in_a_stable_order(executor: ToolExe
         if cursor:
             payload["cursor"] = cursor
         page = ok(await crm(executor, payload, "coach"))
+        assert set(page) == {"action", "customers", "count", "total", "next_cursor"}
         assert page["count"] == len(page["customers"])
         seen += [c["customer_id"] for c in page["customers"]]
         cursor = page["next_cursor"]

@@ -36,6 +36,7 @@ def dispatcher(backends: ToolBackends, **options: object) -> OutboxDispatcher:
 
 async def test_send_to_a_customer_queues_it(executor: ToolExecutor) -> None:
     result = ok(await send(executor, {"customer_id": "CUST001", "message": "Hi John, does Tuesday 10am work?"}))
+    assert set(result) == {"action", "message", "duplicate", "sent_today", "daily_limit", "compliance_warnings"}
     message = result["message"]
     assert message["phone"] == JOHN
     assert message["customer_id"] == "CUST001"

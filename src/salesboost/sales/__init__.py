@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from salesboost.sales import compliance, knowledge
+from salesboost.sales import compliance, crm, knowledge, profile, sms
 from salesboost.tools.base import Tool, ToolBackends
 
 ToolFactory = Callable[[ToolBackends], Tool[Any, Any]]
 
-DEFAULT_TOOLS: tuple[ToolFactory, ...] = (knowledge.build, compliance.build)
+DEFAULT_TOOLS: tuple[ToolFactory, ...] = (
+    knowledge.build, compliance.build, profile.build, crm.build, sms.build
+)

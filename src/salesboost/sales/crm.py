@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.customers import (
     SEARCH_MIN_LENGTH,
     CustomerFields,
@@ -23,7 +25,7 @@ from salesboost.sales.customers import (
 )
 from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, ensure_same_request, request_hash
 from salesboost.store.customers import IdempotencyRecord
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
 CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
@@ -75,7 +77,15 @@ class CrmInput(ToolInput):
         return self
 
 
-class CrmOutput(ToolOutput):
+class CrmOutput(ActionOutput):
+    keys_by_action: ClassVar[Mapping[str, frozenset[str]]] = {
+        "read": frozenset({"customer"}),
+        "update": frozenset({"customer", "updated_fields"}),
+        "create": frozenset({"customer", "created"}),
+        "list": frozenset({"customers", "count", "total", "next_cursor"}),
+        "search": frozenset({"customers", "count"}),
+    }
+
     action: Action
     customer: CustomerView | None = None
     customers: list[CustomerView] | None = None

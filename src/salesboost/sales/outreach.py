@@ -79,7 +79,7 @@ async def accept(
             if await session.get(SmsOptOut, out.phone) is not None:
                 raise ToolDomainError(
                     SMS_OPTED_OUT,
-                    "this number replied STOP and has opted out of text messages; do not contact it by SMS",
+                    "this number has opted out of text messages (it replied STOP); do not contact it by SMS",
                     details={"phone": out.phone},
                 )
             counted = await session.scalar(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from salesboost.config import Settings, SettingsError
+from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance import ComplianceEngine
 from salesboost.sales.crm import CUSTOMER_NOT_FOUND
 from salesboost.sales.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
@@ -27,7 +29,7 @@ from salesboost.sales.segments import count_segments
 from salesboost.store.customers import Customer
 from salesboost.store.sms import SmsMessage
 from salesboost.store.times import as_utc
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
@@ -106,7 +108,13 @@ class SmsView(BaseModel):
         )
 
 
-class SmsOutput(ToolOutput):
+class SmsOutput(ActionOutput):
+    keys_by_action: ClassVar[Mapping[str, frozenset[str]]] = {
+        "send": frozenset({"message", "duplicate", "sent_today", "daily_limit", "compliance_warnings"}),
+        "history": frozenset({"messages", "count"}),
+        "campaign_stats": frozenset({"campaign", "total_sent", "unique_recipients", "total_segments", "by_status"}),
+    }
+
     action: Action
     message: SmsView | None = Field(None, description="send: the queued message (or the first one, on a retry).")
     duplicate: bool | None = Field(None, description="send: true when the idempotency key replayed an earlier send.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from salesboost.config import Settings
+from salesboost.sales.customer_seed import seed_customers
 from salesboost.sales.kb_ingest import seed_demo_knowledge
 from salesboost.store.db import create_engine, session_factory
 from salesboost.tools.base import ToolBackends
@@ -12,7 +13,7 @@ from salesboost.tools.base import ToolBackends
 Seeder = Callable[[ToolBackends], Awaitable[str]]
 
 # Each domain appends its loader here (customers, knowledge base, ...).
-SEEDERS: list[Seeder] = [seed_demo_knowledge]
+SEEDERS: list[Seeder] = [seed_demo_knowledge, seed_customers]
 
 
 async def seed_all(settings: Settings) -> list[str]:

@@ -197,6 +197,17 @@ class ActionTool(Tool[ActionInput, EchoOutput]):
         return EchoOutput(text=f"{args.action}:{ctx.caller_role}:{ctx.session_id}:{ctx.idempotency_key}")
 
 
+class WhoAmITool(EchoTool):
+    """Its answer depends on the caller's role, so its cache is kept per role."""
+
+    name = "whoami"
+    policy = ToolPolicy(roles=EVERYONE, cache_ttl=60, cache_by_role=True)
+
+    async def run(self, args: EchoInput, ctx: ToolContext) -> EchoOutput:
+        self.runs += 1
+        return EchoOutput(text=f"{args.text}:{ctx.caller_role}")
+
+
 class LimitedTool(InlineTool):
     name = "limited"
     policy = ToolPolicy(roles=EVERYONE, inline=True, rate_limit=RateLimit(calls=2, per_seconds=60))
@@ -216,7 +227,7 @@ PERMISSIONS = Permissions(
 def make_registry(backends: ToolBackends) -> ToolRegistry:
     registry = ToolRegistry(permissions=PERMISSIONS, backends=backends)
     for tool in (EchoTool(), FlakyTool(), WriteTool(), SleepTool(), BlockingTool(), InlineTool(), LookupTool(),
-                 ActionTool(), LimitedTool()):
+                 ActionTool(), LimitedTool(), WhoAmITool()):
         registry.register(tool)
     return registry
 

@@ -184,6 +184,17 @@ async def test_cache_hit_skips_the_tool_and_defaults_share_a_key(executor: ToolE
     assert stats["by_tool"]["echo"] == {"hits": 1, "misses": 1, "hit_rate": 0.5}
 
 
+async def test_cache_by_role_keeps_roles_apart(executor: ToolExecutor) -> None:
+    coach = await executor.execute("whoami", {"text": "a"}, "coach")
+    npc = await executor.execute("whoami", {"text": "a"}, "npc")
+    again = await executor.execute("whoami", {"text": "a"}, "npc")
+    assert coach.result == {"text": "a:coach", "contact": ""}
+    assert not npc.cached
+    assert npc.result == {"text": "a:npc", "contact": ""}
+    assert again.cached
+    assert tool(executor, "whoami").runs == 2
+
+
 async def test_cached_result_cannot_be_corrupted_by_a_caller(executor: ToolExecutor) -> None:
     first = await executor.execute("echo", {"text": "a"}, "coach")
     assert first.result is not None

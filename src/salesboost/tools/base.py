@@ -46,6 +46,7 @@ class ToolPolicy:
     """How the executor treats a tool.
 
     `roles` None takes the roles from the permissions file (the one place the role matrix lives).
+    `cache_by_role` keeps a cached result per caller role, for a tool whose answer depends on who asks.
     A tool with actions names its `action_field`; its `write_actions` are the side-effecting ones, and the
     permissions file may give each action its own roles.
     """
@@ -54,6 +55,7 @@ class ToolPolicy:
     read_only: bool = True
     idempotent: bool = False
     cache_ttl: float | None = None
+    cache_by_role: bool = False
     timeout: float = 10.0
     rate_limit: RateLimit | None = None
     retry: bool = True

@@ -61,14 +61,17 @@ class ToolCache:
         self._evictions = 0
 
     @staticmethod
-    def key_for(tool: str, args: BaseModel) -> CacheKey:
-        """The key of a validated input: its field values when hashable, else its canonical JSON."""
-        values = tuple(args.__dict__.values())
+    def key_for(tool: str, args: BaseModel, scope: str | None = None) -> CacheKey:
+        """The key of a validated input: its field values when hashable, else its canonical JSON.
+
+        A `scope` (the caller's role, for a tool whose answer depends on it) keeps separate entries.
+        """
+        body: Hashable = tuple(args.__dict__.values())
         try:
-            hash(values)
+            hash(body)
         except TypeError:
-            return (tool, json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":")))
-        return (tool, values)
+            body = json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return (tool, body) if scope is None else (tool, (scope, body))
 
     def get(self, key: CacheKey) -> Any:
         """The cached value, or `MISS`. Counts the hit or miss for the key's tool."""

@@ -27,7 +27,7 @@ from salesboost.masking import mask, preview
 from salesboost.observability.audit import AuditEntry, AuditWriter
 from salesboost.observability.metrics import BoundToolMetrics, ToolMetrics, default_metrics
 from salesboost.tools.base import ToolContext
-from salesboost.tools.cache import MISS, ToolCache
+from salesboost.tools.cache import MISS, CacheKey, ToolCache
 from salesboost.tools.circuit import CircuitBreaker
 from salesboost.tools.errors import (
     TOOL_EXECUTION_FAILED,
@@ -58,8 +58,8 @@ class _Call:
     """One call: who asked for what, and the state the steps share."""
 
     __slots__ = (
-        "args", "cached", "callback", "entry", "events", "metrics", "name", "payload", "pending", "retries", "role",
-        "session_id", "start", "tool_call_id",
+        "args", "cache_key", "cached", "callback", "entry", "events", "metrics", "name", "payload", "pending",
+        "retries", "role", "session_id", "start", "tool_call_id",
     )
 
     def __init__(
@@ -84,6 +84,7 @@ class _Call:
         self.entry: RegisteredTool | None = None
         self.metrics: BoundToolMetrics | None = None
         self.args: BaseModel | None = None
+        self.cache_key: CacheKey | None = None
         self.cached = False
         self.retries = 0
         self.pending: asyncio.Task[None] | None = None
@@ -226,9 +227,11 @@ class ToolExecutor:
                 )
 
     def _cache_lookup(self, call: _Call, entry: RegisteredTool, args: BaseModel) -> dict[str, Any] | None:
-        if entry.policy.cache_ttl is None:
+        policy = entry.policy
+        if policy.cache_ttl is None:
             return None
-        value = self.cache.get(ToolCache.key_for(entry.name, args))
+        key = call.cache_key = ToolCache.key_for(entry.name, args, call.role if policy.cache_by_role else None)
+        value = self.cache.get(key)
         bound = call.metrics
         assert bound is not None
         if value is MISS:
@@ -259,9 +262,9 @@ class ToolExecutor:
         if not isinstance(output, entry.tool.Output):
             output = entry.tool.Output.model_validate(output)
         result: dict[str, Any] = output.model_dump(mode="json")
-        ttl = entry.policy.cache_ttl
-        if ttl is not None:
-            self.cache.set(ToolCache.key_for(entry.name, args), result, ttl, entry.tool.cache_tags(args))
+        key, ttl = call.cache_key, entry.policy.cache_ttl
+        if key is not None and ttl is not None:
+            self.cache.set(key, result, ttl, entry.tool.cache_tags(args))
         return result
 
     def _start(self, entry: RegisteredTool, args: BaseModel, ctx: ToolContext) -> tuple[bool, Any]:

@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     # --- runtime -----------------------------------------------------------------------------------
     retry_max_delay: float = Field(30.0, ge=0, validation_alias=_env("SALESBOOST_RETRY_MAX_DELAY"))
     cache_max_entries: int = Field(10_000, ge=1, validation_alias=_env("SALESBOOST_CACHE_MAX_ENTRIES"))
-    cache_default_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_CACHE_DEFAULT_TTL"))
     circuit_failure_threshold: int = Field(
         5, ge=1, validation_alias=_env("SALESBOOST_CIRCUIT_FAILURE_THRESHOLD")
     )

@@ -13,13 +13,14 @@ does not keep up fills its bounded queue, the bus drops it (never waiting for it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+from anyio import ClosedResourceError
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from salesboost.api.auth import ApiKey
@@ -57,12 +58,11 @@ def _subprotocols(websocket: WebSocket) -> tuple[str | None, str | None]:
 
 
 async def _first_message_key(websocket: WebSocket, timeout: float) -> str:
-    try:
-        async with asyncio.timeout(timeout):
-            text = await websocket.receive_text()
-    except TimeoutError:
-        reason = f"send {{'type': 'auth', 'api_key': ...}} within {timeout:g} s"
-        raise _Refused(CLOSE_UNAUTHORIZED, reason) from None
+    text = None
+    with anyio.move_on_after(timeout):
+        text = await websocket.receive_text()
+    if text is None:
+        raise _Refused(CLOSE_UNAUTHORIZED, f"send {{'type': 'auth', 'api_key': ...}} within {timeout:g} s")
     try:
         message: Any = json.loads(text)
     except ValueError:
@@ -89,10 +89,10 @@ def _authorize(svc: Service, key: ApiKey, session_id: str | None) -> frozenset[s
 async def _pump(websocket: WebSocket, sub: Subscription, heartbeat: float) -> None:
     """Events to the client in order; a heartbeat when idle; 1013 once the bus has dropped us."""
     while True:
-        try:
-            async with asyncio.timeout(heartbeat):
-                event = await sub.get()
-        except TimeoutError:
+        event = None
+        with anyio.move_on_after(heartbeat):
+            event = await sub.get()
+        if event is None:
             await websocket.send_json({"event": "heartbeat", "timestamp": _timestamp()})
             continue
         if sub.dropped:
@@ -132,18 +132,15 @@ async def chat(websocket: WebSocket) -> None:
             {"event": "subscribed", "session_id": session_id, "role": key.role,
              "heartbeat_seconds": settings.ws_heartbeat_seconds, "timestamp": _timestamp()}
         )
-        tasks = {
-            asyncio.create_task(_pump(websocket, sub, settings.ws_heartbeat_seconds)),
-            asyncio.create_task(_listen(websocket)),
-        }
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                task.result()
-    except WebSocketDisconnect:
-        pass
+        async with anyio.create_task_group() as group:
+
+            async def until_done(job: Awaitable[None]) -> None:
+                await job
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_done, _pump(websocket, sub, settings.ws_heartbeat_seconds))
+            group.start_soon(until_done, _listen(websocket))
+    except* (WebSocketDisconnect, ClosedResourceError):
+        pass  # the client went away
     finally:
         sub.close()

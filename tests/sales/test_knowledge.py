@@ -11,6 +11,7 @@ import pytest
 from salesboost.config import DATA_DIR
 from salesboost.sales import knowledge
 from salesboost.sales.kb_ingest import DEMO_COLLECTION, ingest_folder, seed_demo_knowledge
+from salesboost.sales.kb_search import search
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import load_permissions
@@ -82,6 +83,23 @@ async def test_result_shape_scores_and_context(executor: ToolExecutor) -> None:
     for i, d in enumerate(documents, start=1):
         assert f"[{i}] " in out["context"]
         assert d["content"] in out["context"]
+
+
+@pytest.mark.usefixtures("executor")
+async def test_a_planned_search_ranks_the_same_best_chunks(backends: ToolBackends) -> None:
+    """At scale only the rarest words choose the candidates; a tiny budget forces that path here."""
+    question = "which discounts does the VP Sales approve in the approval matrix?"
+    async with backends.sessions()() as session:
+        full = await search(session, question, 3)
+        planned = await search(session, question, 3, candidate_budget=5)
+        assert planned[0].source == full[0].source == "pricing/pricing-policy.md"
+        # Every word too common: the candidates are the chunks holding all of them.
+        together = await search(session, "discount approval", 5, candidate_budget=0)
+        assert together
+        assert all("discount" in h.content.lower() and "approv" in h.content.lower() for h in together)
+        # Common words that never meet: ranked over any of them, as without a plan.
+        apart = await search(session, "Frankfurt Lyon", 3, candidate_budget=0)
+        assert [h.chunk_id for h in apart] == [h.chunk_id for h in await search(session, "Frankfurt Lyon", 3)]
 
 
 async def test_english_stemming_matches_other_word_forms(executor: ToolExecutor) -> None:

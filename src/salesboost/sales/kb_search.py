@@ -11,6 +11,7 @@ FTS syntax in the text can never be an error and a chunk holding more of the wor
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,16 @@ STOPWORDS_FILE = DATA_DIR / "knowledge" / "stopwords_en.txt"
 MAX_TERMS = 32
 _WORD = re.compile(r"[^\W_]+")
 
+# Ranking every chunk that holds any query word does not scale (a common word is in half the chunks), so
+# the query is planned: the rarest words, as long as together they are in at most CANDIDATE_BUDGET chunks,
+# choose the candidates ("filter"), and every word ranks them ("match"). When every word is common, the
+# candidates are the chunks holding all of them. Either way at most CANDIDATE_BUDGET candidates are ranked (the
+# first ones found when more qualify). Document frequencies are counted up to the budget only and
+# remembered for a while; a stale count only changes the plan's speed, never the ranking within it.
+CANDIDATE_BUDGET = 600
+_DF_TTL_SECONDS = 300.0
+_DF_MAX_ENTRIES = 100_000
+
 # bm25 weights for the FTS5 columns (content, heading, title).
 _SQLITE_SEARCH = """
 SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
@@ -31,22 +42,35 @@ SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
 FROM kb_chunks_fts
 JOIN kb_chunks AS c ON c.id = kb_chunks_fts.rowid
 JOIN kb_documents AS d ON d.id = c.document_id
-WHERE kb_chunks_fts MATCH :match {collection}
+WHERE kb_chunks_fts MATCH :match {collection} {bound}
 ORDER BY bm25(kb_chunks_fts, 1.0, 2.0, 3.0), c.id
 LIMIT :top_k
 """
+# FTS5 ranks inside one cursor only when the candidates are a rowid range (an IN list would re-run the query
+# per row), so "the first `budget` candidates" is expressed as "rowid up to the budget-th candidate's".
+_SQLITE_LAST_CANDIDATE = (
+    "SELECT rowid FROM kb_chunks_fts WHERE kb_chunks_fts MATCH :filter ORDER BY rowid LIMIT 1 OFFSET :offset"
+)
+_SQLITE_BOUND = "AND kb_chunks_fts.rowid <= :last"
+_SQLITE_DF = "(SELECT count(*) FROM (SELECT rowid FROM kb_chunks_fts WHERE kb_chunks_fts MATCH :{name} LIMIT :cap))"
 # PostgreSQL ranks without term rarity (no IDF), so common words would outweigh rare ones: chunks are ranked
 # first by how many distinct query words they contain, then by ts_rank_cd (normalisation 32 keeps it in [0, 1)).
 _POSTGRES_SEARCH = """
 SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
-       ({coverage}) + ts_rank_cd(c.tsv, q.query, 32) AS score
+       ({coverage}) + ts_rank_cd(c.tsv, to_tsquery('english', :match), 32) AS score
 FROM kb_chunks AS c
 JOIN kb_documents AS d ON d.id = c.document_id
-CROSS JOIN (SELECT to_tsquery('english', :match) AS query) AS q
-WHERE c.tsv @@ q.query {collection}
+WHERE {candidates} {collection}
 ORDER BY score DESC, c.id
 LIMIT :top_k
 """
+_POSTGRES_ALL = "c.tsv @@ to_tsquery('english', :match)"
+_POSTGRES_BOUND = (
+    "c.id IN (SELECT id FROM kb_chunks WHERE tsv @@ to_tsquery('english', :filter) LIMIT :budget)"
+)
+_POSTGRES_DF = (
+    "(SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE tsv @@ to_tsquery('english', :{name}) LIMIT :cap) AS s)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,32 +97,127 @@ def query_terms(query: str, stopwords: frozenset[str] | None = None) -> list[str
     return list(terms)[:MAX_TERMS]
 
 
-def _match_expression(terms: list[str], dialect: str) -> str:
+def _quote(term: str, dialect: str) -> str:
     # Terms are runs of letters and digits only, so quoting them is enough on both engines.
-    if dialect == "sqlite":
-        return " OR ".join(f'"{t}"' for t in terms)
-    return " | ".join(f"'{t}'" for t in terms)
+    return f'"{term}"' if dialect == "sqlite" else f"'{term}'"
 
 
-async def search(session: AsyncSession, query: str, top_k: int, collection: str | None = None) -> list[SearchHit]:
+def _join(terms: list[str], dialect: str, op: str) -> str:
+    symbol = {"or": " OR ", "and": " AND "} if dialect == "sqlite" else {"or": " | ", "and": " & "}
+    return symbol[op].join(_quote(t, dialect) for t in terms)
+
+
+class _FrequencyCache:
+    """Document frequencies per database and term, counted up to a limit, for a few minutes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    def get(self, key: tuple[str, str], limit: int) -> int | None:
+        """The count, unless unknown, expired, or cut at a lower limit than this one."""
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > _DF_TTL_SECONDS:
+            return None
+        _, count, counted_to = entry
+        return None if count >= counted_to and limit > counted_to else min(count, limit)
+
+    def put(self, key: tuple[str, str], count: int, limit: int) -> None:
+        if len(self._entries) >= _DF_MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), count, limit)
+
+
+_frequencies = _FrequencyCache()
+
+
+async def _document_frequencies(session: AsyncSession, terms: list[str], budget: int) -> dict[str, int]:
+    """Chunks holding each term, counted up to budget + 1 ("more than the budget")."""
+    bind = session.get_bind()
+    dialect, database = bind.dialect.name, str(bind.engine.url)
+    limit = budget + 1
+    out = {t: _frequencies.get((database, t), limit) for t in terms}
+    unknown = [t for t, count in out.items() if count is None]
+    if unknown:
+        # One round trip for every word not counted recently.
+        template = _SQLITE_DF if dialect == "sqlite" else _POSTGRES_DF
+        sql = "SELECT " + ", ".join(template.format(name=f"t{i}") for i in range(len(unknown)))
+        params: dict[str, object] = {f"t{i}": _quote(t, dialect) for i, t in enumerate(unknown)}
+        params["cap"] = limit
+        row = (await session.execute(text(sql), params)).one()
+        for term, count in zip(unknown, row, strict=True):
+            _frequencies.put((database, term), int(count), limit)
+            out[term] = int(count)
+    return {t: int(count or 0) for t, count in out.items()}
+
+
+Plan = tuple[str, list[str]] | None
+
+
+async def _plan(session: AsyncSession, terms: list[str], budget: int) -> Plan:
+    """The candidate filter: ("or", rare words) or ("and", all words); None when every candidate fits."""
+    if len(terms) == 1:
+        return None
+    frequencies = await _document_frequencies(session, terms, budget)
+    selective: list[str] = []
+    total = 0
+    for term in sorted(terms, key=lambda t: (frequencies[t], terms.index(t))):
+        if total + frequencies[term] > budget:
+            break
+        selective.append(term)
+        total += frequencies[term]
+    if len(selective) == len(terms):
+        return None
+    return ("or", selective) if selective else ("and", terms)
+
+
+async def search(
+    session: AsyncSession,
+    query: str,
+    top_k: int,
+    collection: str | None = None,
+    *,
+    candidate_budget: int = CANDIDATE_BUDGET,
+) -> list[SearchHit]:
     """The `top_k` best chunks for `query` (optionally within one collection), best first."""
     terms = query_terms(query)
     if not terms:
         return []
+    plan = await _plan(session, terms, candidate_budget)
+    hits = await _ranked(session, terms, plan, top_k, collection, candidate_budget)
+    if plan is not None and plan[0] == "and" and len(hits) < top_k:
+        hits = await _ranked(session, terms, None, top_k, collection, candidate_budget)  # words that rarely meet
+    return hits
+
+
+async def _ranked(
+    session: AsyncSession, terms: list[str], plan: Plan, top_k: int, collection: str | None, budget: int
+) -> list[SearchHit]:
     dialect = session.get_bind().dialect.name
-    params: dict[str, object] = {"match": _match_expression(terms, dialect), "top_k": top_k}
+    everything = _join(terms, dialect, "or")
+    candidates = everything if plan is None else _join(plan[1], dialect, plan[0])
+    params: dict[str, object] = {"top_k": top_k, "filter": candidates, "budget": budget, "match": everything}
     where = ""
     if collection is not None:
         params["collection"] = collection
         where = "AND c.collection = :collection"
     if dialect == "sqlite":
-        sql = _SQLITE_SEARCH.format(collection=where)
+        # Rows must be candidates; bm25 scores every word of the query.
+        bound = ""
+        if plan is not None:
+            params["match"] = f"({candidates}) AND ({everything})"
+            if plan[0] == "and":
+                last = await session.scalar(
+                    text(_SQLITE_LAST_CANDIDATE), {"filter": candidates, "offset": max(budget - 1, 0)}
+                )
+                if last is not None:
+                    params["last"], bound = last, _SQLITE_BOUND
+        sql = _SQLITE_SEARCH.format(collection=where, bound=bound)
     else:
-        params.update({f"t{i}": f"'{t}'" for i, t in enumerate(terms)})
+        params.update({f"t{i}": _quote(t, dialect) for i, t in enumerate(terms)})
         coverage = " + ".join(f"(c.tsv @@ to_tsquery('english', :t{i}))::int" for i in range(len(terms)))
-        sql = _POSTGRES_SEARCH.format(collection=where, coverage=coverage)
-    statement = text(sql)
-    rows = await session.execute(statement, params)
+        bound = _POSTGRES_ALL if plan is None else _POSTGRES_BOUND
+        sql = _POSTGRES_SEARCH.format(collection=where, coverage=coverage, candidates=bound)
+    rows = await session.execute(text(sql), params)
     return [
         SearchHit(
             chunk_id=row.id,

@@ -118,18 +118,20 @@ export class ToolRunner {
   }
 
   renderExamples(tool, active) {
-    this.el.examples.replaceChildren(
-      ...tool.examples.map((_, i) =>
-        h(
-          "button",
-          {
-            type: "button",
-            class: `chip${i === active ? " active" : ""}`,
-            onclick: () => this.select(tool.name, i),
-          },
-          `Example ${i + 1}`,
-        ),
+    const chips = tool.examples.map((example, i) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `chip${i === active ? " active" : ""}`,
+          title: JSON.stringify(example),
+          onclick: () => this.select(tool.name, i),
+        },
+        String(i + 1),
       ),
+    );
+    this.el.examples.replaceChildren(
+      ...(chips.length > 1 ? [h("span", { class: "muted" }, "Examples"), ...chips] : []),
     );
   }
 

@@ -98,13 +98,13 @@ export class CallStream {
     this.schedule();
   }
 
+  /** Drop the calls first seen longest ago (a Map iterates in insertion order). */
   trim() {
-    if (this.calls.size <= MAX_CALLS) return;
-    const oldest = [...this.calls.values()].sort((a, b) => a.at - b.at).slice(0, this.calls.size - MAX_CALLS);
-    for (const call of oldest) {
-      this.calls.delete(call.id);
-      this.rows.get(call.id)?.el.remove();
-      this.rows.delete(call.id);
+    for (const id of this.calls.keys()) {
+      if (this.calls.size <= MAX_CALLS) break;
+      this.calls.delete(id);
+      this.rows.get(id)?.el.remove();
+      this.rows.delete(id);
     }
   }
 

@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Integer, func, select, text
+from sqlalchemy import Integer, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.sales.phones import InvalidPhoneError, to_e164
-from salesboost.store.customers import STAGES, Customer
+from salesboost.store.customers import STAGES, Customer, CustomerCount
 from salesboost.store.times import as_utc
 from salesboost.tools.errors import ToolInputError
 
@@ -227,7 +227,8 @@ async def page(session: AsyncSession, after: int | None, limit: int) -> tuple[Se
 
 
 async def count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Customer)) or 0)
+    """How many customers there are (a counter the database keeps: `count(*)` is slow at a million rows)."""
+    return int(await session.scalar(select(CustomerCount.total)) or 0)
 
 
 async def search(session: AsyncSession, query: str, limit: int) -> Sequence[Customer]:
@@ -242,6 +243,9 @@ async def search(session: AsyncSession, query: str, limit: int) -> Sequence[Cust
         )
         stmt = select(Customer).join(matches, Customer.number == matches.c.n).order_by(Customer.number)
     else:
+        # A generic plan (which a prepared statement gets after five runs) cannot see the pattern and scans
+        # the table in id order: 0.5 s for a rare term at a million rows. Plan each search for its pattern.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         stmt = (
             select(Customer)
             .where(Customer.search_text.contains(needle, autoescape=True))

@@ -1,7 +1,10 @@
 """Customers, idempotency records and the SMS outbox, counters and opt-outs.
 
 Customer search is a case-insensitive substring match on `search_text`; it stays fast at a million rows
-through an FTS5 trigram table kept in step by triggers (SQLite) or a pg_trgm GIN index (PostgreSQL).
+through an FTS5 trigram table kept in step by triggers (SQLite) or a pg_trgm GIN index (PostgreSQL; without
+the fast-update pending list, which a search would otherwise scan linearly). `customer_counts` holds the
+number of customers, kept by triggers, because `count(*)` over a million rows takes 30 ms on SQLite and
+150 ms on PostgreSQL (statement-level triggers there, so a bulk COPY updates it once per statement).
 
 Revision ID: 0002_customers_sms
 Revises: 0001_tool_audit
@@ -32,10 +35,23 @@ SQLITE_SEARCH = (
     "CREATE TRIGGER customers_fts_au AFTER UPDATE OF search_text ON customers BEGIN "
     "INSERT INTO customers_fts(customers_fts, rowid, search_text) VALUES ('delete', old.number, old.search_text); "
     "INSERT INTO customers_fts(rowid, search_text) VALUES (new.number, new.search_text); END",
+    "CREATE TRIGGER customers_count_ai AFTER INSERT ON customers BEGIN "
+    "UPDATE customer_counts SET total = total + 1 WHERE id = 1; END",
+    "CREATE TRIGGER customers_count_ad AFTER DELETE ON customers BEGIN "
+    "UPDATE customer_counts SET total = total - 1 WHERE id = 1; END",
 )
 POSTGRES_SEARCH = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX ix_customers_search_trgm ON customers USING gin (search_text gin_trgm_ops)",
+    "CREATE INDEX ix_customers_search_trgm ON customers USING gin (search_text gin_trgm_ops) "
+    "WITH (fastupdate = off)",
+    "CREATE FUNCTION customers_count_added() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "UPDATE customer_counts SET total = total + (SELECT count(*) FROM added) WHERE id = 1; RETURN NULL; END $$",
+    "CREATE FUNCTION customers_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "UPDATE customer_counts SET total = total - (SELECT count(*) FROM removed) WHERE id = 1; RETURN NULL; END $$",
+    "CREATE TRIGGER customers_count_ai AFTER INSERT ON customers REFERENCING NEW TABLE AS added "
+    "FOR EACH STATEMENT EXECUTE FUNCTION customers_count_added()",
+    "CREATE TRIGGER customers_count_ad AFTER DELETE ON customers REFERENCING OLD TABLE AS removed "
+    "FOR EACH STATEMENT EXECUTE FUNCTION customers_count_removed()",
 )
 
 
@@ -67,6 +83,13 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_customers_phone", "customers", ["phone"])
+    op.create_table(
+        "customer_counts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("id = 1", name="single_row"),
+    )
+    op.execute("INSERT INTO customer_counts (id, total) VALUES (1, 0)")
     for statement in SQLITE_SEARCH if op.get_bind().dialect.name == "sqlite" else POSTGRES_SEARCH:
         op.execute(statement)
 
@@ -137,8 +160,11 @@ def downgrade() -> None:
     op.drop_table("sms_daily_counters")
     op.drop_table("sms_outbox")
     op.drop_table("idempotency_records")
-    if op.get_bind().dialect.name == "sqlite":
-        for name in ("customers_fts_ai", "customers_fts_ad", "customers_fts_au"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
         op.execute("DROP TABLE IF EXISTS customers_fts")
-    op.drop_table("customers")
+    op.drop_table("customers")  # its triggers go with it
+    if not sqlite:
+        op.execute("DROP FUNCTION IF EXISTS customers_count_added()")
+        op.execute("DROP FUNCTION IF EXISTS customers_count_removed()")
+    op.drop_table("customer_counts")

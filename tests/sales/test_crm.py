@@ -191,11 +191,13 @@ async def test_racing_creates_with_one_key_make_one_customer(executor: ToolExecu
     assert ok(await crm(executor, {"action": "search", "query": "race condition"}))["count"] == 1
 
 
-async def test_concurrent_creates_get_distinct_ids(executor: ToolExecutor) -> None:
+async def test_concurrent_creates_get_distinct_ids_and_are_counted(executor: ToolExecutor) -> None:
+    before = ok(await crm(executor, {"action": "list", "limit": 1}))["total"]
     results = await asyncio.gather(*(
         crm(executor, {"action": "create", "data": {"name": f"Parallel {i}"}}) for i in range(12)
     ))
     assert len({ok(r)["customer"]["customer_id"] for r in results}) == 12
+    assert ok(await crm(executor, {"action": "list", "limit": 1}))["total"] == before + 12
 
 
 async def test_list_pages_through_everything_in_a_stable_order(executor: ToolExecutor) -> None:

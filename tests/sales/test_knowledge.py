@@ -94,12 +94,13 @@ async def test_a_planned_search_ranks_the_same_best_chunks(backends: ToolBackend
         planned = await search(session, question, 3, candidate_budget=5)
         assert planned[0].source == full[0].source == "pricing/pricing-policy.md"
         # Every word too common: the candidates are the chunks holding all of them.
-        together = await search(session, "discount approval", 5, candidate_budget=0)
-        assert together
+        together = await search(session, "discount approval", 3, candidate_budget=5)
+        assert len(together) == 3
         assert all("discount" in h.content.lower() and "approv" in h.content.lower() for h in together)
-        # Common words that never meet: ranked over any of them, as without a plan.
-        apart = await search(session, "Frankfurt Lyon", 3, candidate_budget=0)
-        assert [h.chunk_id for h in apart] == [h.chunk_id for h in await search(session, "Frankfurt Lyon", 3)]
+        # Common words that never meet: the chunks holding either of them.
+        apart = await search(session, "Frankfurt Lyon", 3, candidate_budget=2)
+        assert apart
+        assert all("Frankfurt" in h.content or "Lyon" in h.content for h in apart)
 
 
 async def test_english_stemming_matches_other_word_forms(executor: ToolExecutor) -> None:

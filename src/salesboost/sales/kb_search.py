@@ -10,6 +10,7 @@ FTS syntax in the text can never be an error and a chunk holding more of the wor
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -28,9 +29,9 @@ _WORD = re.compile(r"[^\W_]+")
 # Ranking every chunk that holds any query word does not scale (a common word is in half the chunks), so
 # the query is planned: the rarest words, as long as together they are in at most CANDIDATE_BUDGET chunks,
 # choose the candidates ("filter"), and every word ranks them ("match"). When every word is common, the
-# candidates are the chunks holding all of them. Either way at most CANDIDATE_BUDGET candidates are ranked (the
-# first ones found when more qualify). Document frequencies are counted up to the budget only and
-# remembered for a while; a stale count only changes the plan's speed, never the ranking within it.
+# candidates are the chunks holding all of them, or if fewer than asked, all but one of them, and so on; then
+# only the first CANDIDATE_BUDGET candidates found are ranked. Document frequencies are counted up to the
+# budget only and remembered for a while; a stale count changes how fast a plan is, not the ranking within it.
 CANDIDATE_BUDGET = 600
 _DF_TTL_SECONDS = 300.0
 _DF_MAX_ENTRIES = 100_000
@@ -150,13 +151,24 @@ async def _document_frequencies(session: AsyncSession, terms: list[str], budget:
     return {t: int(count or 0) for t, count in out.items()}
 
 
-Plan = tuple[str, list[str]] | None
+# A candidate filter: None (every chunk holding any word: few enough), ("or", rare words) or ("bounded",
+# expression) for common words, of which only the first `budget` matching chunks are ranked.
+Plan = tuple[str, str] | None
+_QUORUM_WORDS = 6
+
+
+def _quorum(words: list[str], m: int, dialect: str) -> str:
+    """Chunks holding at least `m` of `words`, as an FTS expression."""
+    if m >= len(words):
+        return _join(words, dialect, "and")
+    if m <= 1:
+        return _join(words, dialect, "or")
+    groups = (_join(list(c), dialect, "and") for c in itertools.combinations(words, m))
+    return (" OR " if dialect == "sqlite" else " | ").join(f"({g})" for g in groups)
 
 
 async def _plan(session: AsyncSession, terms: list[str], budget: int) -> Plan:
-    """The candidate filter: ("or", rare words) or ("and", all words); None when every candidate fits."""
-    if len(terms) == 1:
-        return None
+    """The rarest words whose chunks fit in the budget, None when all do, ("bounded", "") when none does."""
     frequencies = await _document_frequencies(session, terms, budget)
     selective: list[str] = []
     total = 0
@@ -167,7 +179,8 @@ async def _plan(session: AsyncSession, terms: list[str], budget: int) -> Plan:
         total += frequencies[term]
     if len(selective) == len(terms):
         return None
-    return ("or", selective) if selective else ("and", terms)
+    dialect = session.get_bind().dialect.name
+    return ("or", _join(selective, dialect, "or")) if selective else ("bounded", "")
 
 
 async def search(
@@ -183,9 +196,18 @@ async def search(
     if not terms:
         return []
     plan = await _plan(session, terms, candidate_budget)
-    hits = await _ranked(session, terms, plan, top_k, collection, candidate_budget)
-    if plan is not None and plan[0] == "and" and len(hits) < top_k:
-        hits = await _ranked(session, terms, None, top_k, collection, candidate_budget)  # words that rarely meet
+    if plan is None or plan[0] == "or":
+        return await _ranked(session, terms, plan, top_k, collection, candidate_budget)
+    # Every word is common: chunks holding all of them first, then at least one fewer, and so on.
+    dialect = session.get_bind().dialect.name
+    words = terms[:_QUORUM_WORDS]
+    hits: list[SearchHit] = []
+    for m in range(len(words), 0, -1):
+        hits = await _ranked(
+            session, terms, ("bounded", _quorum(words, m, dialect)), top_k, collection, candidate_budget
+        )
+        if len(hits) >= top_k:
+            break
     return hits
 
 
@@ -194,7 +216,7 @@ async def _ranked(
 ) -> list[SearchHit]:
     dialect = session.get_bind().dialect.name
     everything = _join(terms, dialect, "or")
-    candidates = everything if plan is None else _join(plan[1], dialect, plan[0])
+    candidates = everything if plan is None else plan[1]
     params: dict[str, object] = {"top_k": top_k, "filter": candidates, "budget": budget, "match": everything}
     where = ""
     if collection is not None:
@@ -205,7 +227,7 @@ async def _ranked(
         bound = ""
         if plan is not None:
             params["match"] = f"({candidates}) AND ({everything})"
-            if plan[0] == "and":
+            if plan[0] == "bounded":
                 last = await session.scalar(
                     text(_SQLITE_LAST_CANDIDATE), {"filter": candidates, "offset": max(budget - 1, 0)}
                 )

@@ -310,3 +310,46 @@ def sms_dispatch(
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.echo("stopped")
+
+
+# --- model training (issue 4) ---------------------------------------------------------------------------
+
+train_app = typer.Typer(help="Train the models the tools load.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("stage-classifier")
+def train_stage_classifier(
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when the model file already exists.")
+    ] = False,
+    data: Annotated[
+        str | None, typer.Option(help="Labelled examples (JSONL), with lexicon.yaml beside them.")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="Where to write the model file.")] = None,
+) -> None:
+    """Train stage_classifier on the labelled set and print its held-out accuracy."""
+    from pathlib import Path
+
+    from salesboost.sales.stage_features import LexiconError
+    from salesboost.sales.stage_model import StageModelError, save, train_from_files
+
+    settings = get_settings()
+    examples = Path(data) if data else settings.stage_training_data
+    model_file = Path(output) if output else settings.stage_model_path
+    if if_missing and model_file.is_file():
+        typer.echo(f"stage classifier model already at {model_file}; not retraining")
+        return
+    try:
+        model = train_from_files(examples)
+    except (StageModelError, LexiconError) as exc:
+        raise _fail(str(exc)) from None
+    save(model, model_file)
+    m = model.metrics
+    assert m is not None
+    typer.echo(f"trained on {m.examples} examples from {examples}")
+    typer.echo(
+        f"held-out ({m.held_out} examples): stage accuracy {m.stage_accuracy:.1%} (macro F1 {m.stage_macro_f1:.1%}), "
+        f"intent accuracy {m.intent_accuracy:.1%} (macro F1 {m.intent_macro_f1:.1%})"
+    )
+    typer.echo(f"model written to {model_file}")

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from conftest import KEYS, auth
+from conftest import KEYS, auth, close
 from salesboost.api import create_app, dashboard
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
@@ -282,7 +282,7 @@ async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_s
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:
         response = await http.get("/readyz")
-    await executor.aclose()
+    await close(executor)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"
@@ -480,7 +480,7 @@ async def test_metrics_token_guards_metrics(sample_settings: Settings, sample_ex
         assert (await http.get("/metrics", headers=auth("admin"))).status_code == 401
         scraper = {"Authorization": "Bearer scrape-secret"}
         assert (await http.get("/metrics", headers=scraper)).status_code == 200
-    await sample_executor.aclose()
+    await close(sample_executor)
 
 
 async def test_openapi_declares_bodies_statuses_and_both_auth_schemes(client: httpx.AsyncClient) -> None:
@@ -514,7 +514,7 @@ async def test_dashboard_and_static_files_are_public(
         page = await http.get("/dashboard")
         script = await http.get("/static/app.js")
         missing = await http.get("/static/nothing.js")
-    await sample_executor.aclose()
+    await close(sample_executor)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "SalesBoost" in page.text

@@ -48,7 +48,8 @@ class ApiKey:
 
 
 def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
+    # surrogatepass: a key read from JSON may hold a lone surrogate; it must not match, nor crash.
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 def _make_key(key: str, role: str, name: str, source: str) -> ApiKey:

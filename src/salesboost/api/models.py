@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from salesboost.tools.result import ToolResult
 
@@ -14,6 +14,16 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, patt
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A JSON Schema integer: 38 and 38.0, never true or "38" (the bodies are parsed strictly).
+Concurrency = Annotated[int, Field(ge=1, le=MAX_BATCH_CALLS), BeforeValidator(_integral)]
+
+# Bodies are parsed strictly, as their schema says: `true` is not a number, `1` is not a string.
+_STRICT = ConfigDict(extra="forbid", strict=True)
 _IGNORED_ROLE = Field(
     None,
     deprecated=True,
@@ -22,7 +32,7 @@ _IGNORED_ROLE = Field(
 
 
 class ExecuteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     tool: ToolName = Field(description="The tool to call, e.g. crm_integration.")
     payload: dict[str, Any] = Field(default_factory=dict, description="The tool's input (its input_schema).")
@@ -34,7 +44,7 @@ class ExecuteRequest(BaseModel):
 
 
 class BatchCall(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     tool: ToolName
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -45,12 +55,12 @@ class BatchCall(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     calls: list[BatchCall] = Field(min_length=1, max_length=MAX_BATCH_CALLS)
     session_id: Identifier | None = None
-    max_concurrent: int | None = Field(
-        None, ge=1, le=MAX_BATCH_CALLS, description="Calls run at once; default TOOL_PARALLEL_MAX_CONCURRENT."
+    max_concurrent: Concurrency | None = Field(
+        None, description="Calls run at once; default TOOL_PARALLEL_MAX_CONCURRENT."
     )
     caller_role: str | None = _IGNORED_ROLE
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -48,6 +49,11 @@ from salesboost.tools.result import ToolResult
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+IDEMPOTENCY_KEY_MAX = 200
 
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No or bad credentials (with `WWW-Authenticate`)."}
@@ -77,8 +83,9 @@ IdempotencyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Required for side-effecting calls (up to 200 visible ASCII characters): a retry with "
-        "the same key does the work once.",
+        description="Required for side-effecting calls: a retry with the same key does the work once.",
+        # Documented, and checked in `execute` so that a bad one is answered as an envelope.
+        json_schema_extra={"minLength": 1, "maxLength": 200},
     ),
 ]
 
@@ -101,6 +108,9 @@ def _rejected(
 
 def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, Any]]:
     """The body as `model`, or (status, message, details): 400 when it is not JSON, 422 when malformed."""
+    if b"\\u" in raw and _LONE_SURROGATE.search(raw):
+        # Not Unicode text (RFC 7493): nothing downstream (audit, logs, the answer itself) could encode it.
+        return 400, "the request body escapes a lone UTF-16 surrogate: it is not valid Unicode text", {}
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -123,7 +133,7 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: v for k in ("tool", "tool_call_id") if isinstance(v := data.get(k), str)}
+    return {k: v for k in ("tool", "tool_call_id") if isinstance(v := data.get(k), str) and v.isprintable()}
 
 
 def requires_idempotency_key(entry: RegisteredTool | None, payload: Mapping[str, Any], role: str) -> bool:
@@ -162,9 +172,10 @@ async def execute(request: Request, caller: Caller, idempotency_key: Idempotency
         status, message, details = body
         envelope = _rejected(caller.role, codes.TOOL_INPUT_INVALID, message, details, **_known_fields(raw))
         return json_response(envelope, status)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
         envelope = _rejected(
-            caller.role, codes.TOOL_INPUT_INVALID, "Idempotency-Key must have 1 to 200 characters",
+            caller.role, codes.TOOL_INPUT_INVALID,
+            f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_MAX} characters",
             tool=body.tool, tool_call_id=body.tool_call_id,
         )
         return json_response(envelope, 422)

@@ -9,20 +9,14 @@ the confidence of a uniform guess.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from salesboost.sales.stage_features import Sample, Turn
-from salesboost.sales.stage_model import INTENTS, STAGES, StageModel, load
+from salesboost.sales.stage_model import INTENTS, STAGES, Intent, Role, Stage, StageModel, load
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 
-Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"]
-Intent = Literal[
-    "greeting", "needs_statement", "product_inquiry", "price_inquiry", "price_objection", "competitor_comparison",
-    "hesitation", "positive_feedback", "commitment", "scheduling", "other",
-]
-Role = Literal["seller", "customer"]
 ALTERNATIVES = 3
 
 

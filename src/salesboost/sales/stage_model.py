@@ -1,8 +1,8 @@
 """The stage classifier's model: training, calibration, prediction, and the model file.
 
 Two multinomial logistic regressions read the feature row (see `stage_features`): one for the stage, one
-for the intent. Each is calibrated by a temperature fitted on out-of-fold predictions, so its confidence is
-a real probability. scikit-learn fits the weights; prediction is one small matrix product done here.
+for the intent. Each is calibrated by a temperature fitted on held-out predictions, so its confidence is a
+real probability. scikit-learn fits the weights; prediction is one small matrix product done here.
 Training is deterministic: the same data gives the same model file.
 """
 
@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import joblib
 import numpy as np
@@ -28,12 +28,15 @@ from sklearn.model_selection import train_test_split
 
 from salesboost.sales.stage_features import Featurizer, FloatArray, IntArray, Lexicon, Sample, Turn, load_lexicon
 
-STAGES = ("opening", "discovery", "presentation", "objection_handling", "closing", "follow_up")
-INTENTS = (
-    "greeting", "needs_statement", "product_inquiry", "price_inquiry", "price_objection",
-    "competitor_comparison", "hesitation", "positive_feedback", "commitment", "scheduling", "other",
-)
-ROLES = ("seller", "customer")
+Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"]
+Intent = Literal[
+    "greeting", "needs_statement", "product_inquiry", "price_inquiry", "price_objection", "competitor_comparison",
+    "hesitation", "positive_feedback", "commitment", "scheduling", "other",
+]
+Role = Literal["seller", "customer"]
+STAGES: tuple[str, ...] = get_args(Stage)
+INTENTS: tuple[str, ...] = get_args(Intent)
+ROLES: tuple[str, ...] = get_args(Role)
 FORMAT = 2
 SEED = 0
 HELD_OUT = 0.2

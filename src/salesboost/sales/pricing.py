@@ -48,7 +48,7 @@ class LineItem(ToolInput):
 
 
 class RoiInput(ToolInput):
-    annual_benefit: InputMoney = Field(le=Decimal("1e12"), description="Expected yearly gain in the quote's currency.")
+    annual_benefit: InputMoney = Field(lt=Decimal("1e12"), description="Expected yearly gain in the quote's currency.")
     years: int = Field(3, ge=1, le=10, strict=True, description="Years the benefit is counted over.")
 
 

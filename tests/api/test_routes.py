@@ -137,6 +137,18 @@ async def test_a_body_that_is_not_json_is_400_as_an_envelope(client: httpx.Async
     assert body["tool_call_id"].startswith("rejected-")
 
 
+async def test_a_lone_surrogate_escape_is_400_not_a_crash(client: httpx.AsyncClient) -> None:
+    coach = auth("coach")
+    response = await client.post(EXECUTE, content=b'{"tool": "\\ud800x", "payload": {}}', headers=coach)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TOOL_INPUT_INVALID"
+    paired = await client.post(EXECUTE, content=b'{"tool": "\\ud83d\\ude00", "payload": {}}', headers=coach)
+    assert paired.status_code == 404
+    assert paired.json()["tool"] == "\U0001f600"
+    batch = await client.post(BATCH, content=b'{"calls": [{"tool": "\\udc00"}]}', headers=coach)
+    assert batch.status_code == 400
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

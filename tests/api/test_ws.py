@@ -121,6 +121,7 @@ def test_a_subprotocol_of_only_the_bearer_key_is_echoed_back(ws_client: TestClie
         {"type": "auth", "api_key": "test-nobody-key-0123456789abcdef"},
         {"type": "hello"},
         {"type": "auth", "api_key": 42},
+        {"type": "auth", "api_key": "\ud800-lone-surrogate-0123456789"},
         "not json",
     ],
 )

@@ -97,6 +97,10 @@ async def test_a_planned_search_ranks_the_same_best_chunks(backends: ToolBackend
         together = await search(session, "discount approval", 3, candidate_budget=5)
         assert len(together) == 3
         assert all("discount" in h.content.lower() and "approv" in h.content.lower() for h in together)
+        # A word found nowhere does not hide the common ones.
+        unknown = await search(session, "zqxjv discount approval", 3, candidate_budget=5)
+        assert len(unknown) == 3
+        assert all("discount" in h.content.lower() for h in unknown)
         # Common words that never meet: the chunks holding either of them.
         apart = await search(session, "Frankfurt Lyon", 3, candidate_budget=2)
         assert apart

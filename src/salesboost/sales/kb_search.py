@@ -168,20 +168,26 @@ def _quorum(words: list[str], m: int, dialect: str) -> str:
     return (" OR " if dialect == "sqlite" else " | ").join(f"({g})" for g in groups)
 
 
-async def _plan(session: AsyncSession, terms: list[str], budget: int) -> Plan:
-    """The rarest words whose chunks fit in the budget, None when all do, ("bounded", "") when none does."""
+async def _plan(session: AsyncSession, terms: list[str], budget: int, top_k: int) -> tuple[Plan, list[str]]:
+    """The candidate filter and the words that occur at all.
+
+    The filter is None when every candidate fits the budget, ("or", rarest words) when those fit it and hold
+    at least `top_k` chunks, else ("bounded", "") for the coordination levels of the common words.
+    """
     frequencies = await _document_frequencies(session, terms, budget)
+    present = [t for t in terms if frequencies[t] > 0]
     selective: list[str] = []
     total = 0
-    for term in sorted(terms, key=lambda t: (frequencies[t], terms.index(t))):
+    for term in sorted(present, key=lambda t: (frequencies[t], terms.index(t))):
         if total + frequencies[term] > budget:
             break
         selective.append(term)
         total += frequencies[term]
-    if len(selective) == len(terms):
-        return None
-    dialect = session.get_bind().dialect.name
-    return ("or", _join(selective, dialect, "or")) if selective else ("bounded", "")
+    if len(selective) == len(present):
+        return None, present
+    if total >= top_k:
+        return ("or", _join(selective, session.get_bind().dialect.name, "or")), present
+    return ("bounded", ""), present
 
 
 async def search(
@@ -203,11 +209,11 @@ async def search(
         # Prepared statements switch to a generic plan after a few runs, and a generic plan calls to_tsquery()
         # for every candidate row; custom plans fold it into a constant (twice as fast here).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    plan = await _plan(session, terms, candidate_budget)
+    plan, present = await _plan(session, terms, candidate_budget, top_k)
     if plan is None or plan[0] == "or":
         return await _ranked(session, terms, plan, top_k, collection, candidate_budget)
-    # Every word is common: chunks holding all of them first, then at least one fewer, and so on.
-    words = terms[:_QUORUM_WORDS]
+    # Common words: chunks holding all of them first, then at least one fewer, and so on.
+    words = present[:_QUORUM_WORDS]
     hits: list[SearchHit] = []
     for m in range(len(words), 0, -1):
         hits = await _ranked(

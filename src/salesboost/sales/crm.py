@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from salesboost.sales.action_output import ActionOutput
+from salesboost.sales.customer_search import CustomerSearch
 from salesboost.sales.customers import (
     SEARCH_MIN_LENGTH,
     CustomerFields,
@@ -21,7 +22,6 @@ from salesboost.sales.customers import (
     load,
     new_customer,
     page,
-    search,
 )
 from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, ensure_same_request, request_hash
 from salesboost.store.customers import IdempotencyRecord
@@ -122,6 +122,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
 
     def __init__(self, default_region: str) -> None:
         self.default_region = default_region
+        self.search = CustomerSearch()
 
     async def run(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         if args.action == "read":
@@ -159,7 +160,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
     async def _search(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         assert args.query is not None
         async with ctx.backends.sessions()() as session:
-            rows = await search(session, args.query, args.limit)
+            rows = await self.search(session, args.query, args.limit)
         views = [CustomerView.of(r) for r in rows]
         return CrmOutput(action="search", customers=views, count=len(views))
 

@@ -1,8 +1,8 @@
 """Customers: public ids, the fields a caller may set (each validated), and the queries behind the CRM.
 
 A customer's id is `CUST` + its database number zero-padded to three digits (`CUST001`, ..., `CUST1234`);
-`CUST1` and `cust001` name the same customer. Search is a case-insensitive substring match in name,
-contact, e-mail and industry, served by the trigram index of migration 0002 on either database.
+`CUST1` and `cust001` name the same customer. Search (in `customer_search`) is a case-insensitive substring
+match in name, contact, e-mail and industry, served by the trigram index of migration 0002 on either database.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Integer, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.sales.phones import InvalidPhoneError, to_e164
@@ -229,27 +229,3 @@ async def page(session: AsyncSession, after: int | None, limit: int) -> tuple[Se
 async def count(session: AsyncSession) -> int:
     """How many customers there are (a counter the database keeps: `count(*)` is slow at a million rows)."""
     return int(await session.scalar(select(CustomerCount.total)) or 0)
-
-
-async def search(session: AsyncSession, query: str, limit: int) -> Sequence[Customer]:
-    """The first `limit` customers (in id order) whose name, contact, e-mail or industry contains `query`."""
-    needle = query.lower()
-    if session.get_bind().dialect.name == "sqlite":
-        matches = (
-            text("SELECT rowid AS n FROM customers_fts WHERE customers_fts MATCH :q ORDER BY rowid LIMIT :lim")
-            .bindparams(q='"' + needle.replace('"', '""') + '"', lim=limit)
-            .columns(n=Integer)
-            .subquery()
-        )
-        stmt = select(Customer).join(matches, Customer.number == matches.c.n).order_by(Customer.number)
-    else:
-        # A generic plan (which a prepared statement gets after five runs) cannot see the pattern and scans
-        # the table in id order: 0.5 s for a rare term at a million rows. Plan each search for its pattern.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        stmt = (
-            select(Customer)
-            .where(Customer.search_text.contains(needle, autoescape=True))
-            .order_by(Customer.number)
-            .limit(limit)
-        )
-    return (await session.scalars(stmt)).all()

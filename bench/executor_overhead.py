@@ -126,7 +126,8 @@ async def main() -> None:
         return await executor.execute("add_cached", payload, "coach")
 
     check = await ours()
-    assert check.ok and check.result == {"sum": 3}, check
+    if check.result != {"sum": 3}:
+        raise SystemExit(f"the executor answered wrongly: {check}")
     results["bare await"] = await measure(bare, fast_calls, opts.repeats)
     results["pydantic validate + await"] = await measure(validated, fast_calls, opts.repeats)
     results["salesboost execute (full pipeline)"] = await measure(ours, fast_calls, opts.repeats, flush_audit)

@@ -64,15 +64,20 @@ async def test_npc_sees_the_persona_only(executor: ToolExecutor) -> None:
     assert ok(await executor.execute(PROFILE, {"customer_id": "CUST002", "field": "pains"}, "npc"))["value"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the executor's cache key is tool + input only, so a seller's cached profile is served to an npc; "
-    "needs the caller role in the cache key (reported to the lead)",
-)
 async def test_npc_never_gets_a_sellers_cached_profile(executor: ToolExecutor) -> None:
-    ok(await executor.execute(PROFILE, {"customer_id": "CUST002"}, "coach"))
-    result = ok(await executor.execute(PROFILE, {"customer_id": "CUST002"}, "npc"))
-    assert "email" not in result["profile"]
+    seller = await executor.execute(PROFILE, {"customer_id": "CUST002"}, "coach")
+    assert "email" in ok(seller)["profile"]
+    npc = await executor.execute(PROFILE, {"customer_id": "CUST002"}, "npc")
+    assert "email" not in ok(npc)["profile"]
+    assert (await executor.execute(PROFILE, {"customer_id": "CUST002"}, "npc")).cached
+    # A CRM write drops every role's cached copy.
+    ok(await executor.execute(
+        "crm_integration", {"action": "update", "customer_id": "CUST002", "data": {"industry": "Robotics"}}, "sdr"
+    ))
+    for role in ("coach", "npc"):
+        fresh = await executor.execute(PROFILE, {"customer_id": "CUST002"}, role)
+        assert not fresh.cached
+        assert ok(fresh)["profile"]["industry"] == "Robotics"
 
 
 async def test_roles_without_access(executor: ToolExecutor) -> None:

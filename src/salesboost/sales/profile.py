@@ -72,7 +72,8 @@ class ProfileReaderTool(Tool[ProfileInput, ProfileOutput]):
     )
     Input = ProfileInput
     Output = ProfileOutput
-    policy = ToolPolicy(read_only=True, cache_ttl=300.0, timeout=5.0)
+    # An npc gets fewer fields than a seller for the same input: one cached answer per role.
+    policy = ToolPolicy(read_only=True, cache_ttl=300.0, cache_by_role=True, timeout=5.0)
     examples = ({"customer_id": "CUST001"}, {"customer_id": "CUST002", "field": "communication_style"})
 
     async def run(self, args: ProfileInput, ctx: ToolContext) -> ProfileOutput:

@@ -181,6 +181,7 @@ async def test_create_with_a_key_creates_once(executor: ToolExecutor) -> None:
     assert found["count"] == 1
     other = await crm(executor, {"action": "create", "data": {"name": "Someone Else"}}, key="create-1")
     assert "create-1" in failed(other, "IDEMPOTENCY_KEY_REUSED")
+    failed(await crm(executor, payload, key="x" * 201), "TOOL_INPUT_INVALID")
 
 
 async def test_racing_creates_with_one_key_make_one_customer(executor: ToolExecutor) -> None:

@@ -160,6 +160,7 @@ async def test_a_key_reused_for_another_message_is_refused(executor: ToolExecuto
     assert "k1" in failed(result, "IDEMPOTENCY_KEY_REUSED")
     # The same recipient written another way is the same request.
     assert ok(await send(executor, {"phone": "415-555-0101", "message": "First"}, key="k1"))["duplicate"] is True
+    failed(await send(executor, {"phone": JOHN, "message": "First"}, key="k" * 201), "TOOL_INPUT_INVALID")
 
 
 async def test_opted_out_numbers_are_refused_until_start(executor: ToolExecutor, backends: ToolBackends) -> None:

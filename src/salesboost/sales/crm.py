@@ -23,7 +23,7 @@ from salesboost.sales.customers import (
     new_customer,
     page,
 )
-from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, ensure_same_request, request_hash
+from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, checked_key, ensure_same_request, request_hash
 from salesboost.store.customers import IdempotencyRecord
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
@@ -167,7 +167,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
     async def _create(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         assert args.data is not None
         fields = args.data.with_e164_phone(self.default_region)
-        key = ctx.idempotency_key
+        key = checked_key(ctx.idempotency_key)
         digest = request_hash(fields.model_dump(mode="json", exclude_unset=True))
         if key is not None:
             replay = await self._replay(ctx, key, digest)

@@ -8,9 +8,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from salesboost.tools.errors import ToolDomainError
+from salesboost.tools.errors import ToolDomainError, ToolInputError
 
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+MAX_KEY_LENGTH = 200  # the width of the key columns, and what the HTTP API accepts
+
+
+def checked_key(key: str | None) -> str | None:
+    """The caller's idempotency key, refused when it cannot be stored."""
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise ToolInputError(
+            f"the idempotency key must be 1 to {MAX_KEY_LENGTH} characters long",
+            details={"errors": [{"field": "idempotency_key", "message": "1 to 200 characters", "type": "length"}]},
+        )
+    return key
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:

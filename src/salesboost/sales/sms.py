@@ -15,7 +15,7 @@ from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance import ComplianceEngine
 from salesboost.sales.crm import CUSTOMER_NOT_FOUND
 from salesboost.sales.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
-from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, request_hash
+from salesboost.sales.idempotency import IDEMPOTENCY_KEY_REUSED, checked_key, request_hash
 from salesboost.sales.outreach import (
     SMS_DAILY_LIMIT,
     SMS_OPTED_OUT,
@@ -200,7 +200,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             body=args.message,
             count=count_segments(args.message),
             request_hash=request_hash(payload),
-            idempotency_key=ctx.idempotency_key,
+            idempotency_key=checked_key(ctx.idempotency_key),
             customer_number=customer.number if customer is not None else None,
             campaign=args.campaign,
         )

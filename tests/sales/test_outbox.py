@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -161,3 +162,22 @@ async def test_provider_from_settings() -> None:
     await http.aclose()
     with pytest.raises(ValueError, match="ACCOUNT_SID"):
         provider_from_settings(load_settings(sms_provider="http"))
+
+
+async def test_run_forever_delivers_until_stopped(executor: ToolExecutor, backends: ToolBackends) -> None:
+    await queue(executor)
+    stop = asyncio.Event()
+    outbox = OutboxDispatcher(backends.sessions(), LogProvider())
+    running = asyncio.create_task(outbox.run_forever(interval=0.05, stop=stop))
+    for _ in range(200):
+        if (await status_of(executor))[0]["status"] == "sent":
+            break
+        await asyncio.sleep(0.05)
+    await queue(executor, "a second one, picked up on a later round")
+    for _ in range(200):
+        if all(m["status"] == "sent" for m in await status_of(executor)):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    assert [m["status"] for m in await status_of(executor)] == ["sent", "sent"]

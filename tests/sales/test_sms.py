@@ -264,3 +264,12 @@ async def test_a_crash_between_commit_and_delivery_loses_nothing(
     assert history["messages"][0]["status"] == "sent"
     assert history["messages"][0]["attempts"] == 2
     assert (await dispatcher(backends).run_once()).handled == 0
+
+
+def test_an_unknown_timezone_is_refused_at_start_up() -> None:
+    from salesboost.config import SettingsError, load_settings
+    from salesboost.sales.sms import rules_from_settings
+
+    with pytest.raises(SettingsError, match="SALESBOOST_SMS_TIMEZONE"):
+        rules_from_settings(load_settings(sms_timezone="Mars/Olympus_Mons"))
+    assert rules_from_settings(load_settings(sms_timezone="Europe/Berlin")).zone.key == "Europe/Berlin"

@@ -62,7 +62,13 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
                 await runtime.aclose()
 
     app = FastAPI(
-        title="SalesBoost Tools", version=version("salesboost"), description=DESCRIPTION, lifespan=lifespan
+        title="SalesBoost Tools",
+        version=version("salesboost"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # Prometheus (`/metrics`) is the service's telemetry; FastAPI's native OpenTelemetry layer would cost
+        # a provider lookup on every request for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(metrics.HttpMetricsMiddleware)
     app.add_exception_handler(ApiError, handle_api_error)

@@ -14,12 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from salesboost.api.activity import read_activity
-from salesboost.api.auth import ApiKey, Caller
+from salesboost.api.auth import SECURITY, ApiKey, Caller, authenticate
 from salesboost.api.errors import (
     IDEMPOTENCY_KEY_REQUIRED,
     REQUEST_INVALID,
@@ -79,15 +79,20 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "The body does not match `BatchRequest`."},
 }
 
-IdempotencyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Required for side-effecting calls: a retry with the same key does the work once.",
-        # Documented, and checked in `execute` so that a bad one is answered as an envelope.
-        json_schema_extra={"minLength": 1, "maxLength": 200},
-    ),
-]
+# `execute` reads its header and authenticates by itself (no FastAPI dependency on the hot path); this
+# declares both in the OpenAPI document.
+EXECUTE_OPENAPI: dict[str, Any] = {
+    "security": SECURITY,
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Required for side-effecting calls: a retry with the same key does the work once.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+        }
+    ],
+}
 
 
 # --- execute ------------------------------------------------------------------------------------------
@@ -160,12 +165,15 @@ def _session_refusal(session_id: str | None) -> str:
     "/execute",
     response_model=ToolResult,
     responses=EXECUTE_RESPONSES,
+    openapi_extra=EXECUTE_OPENAPI,
     summary="Run one tool call",
     description="Runs the call as the role of your API key and answers the envelope. The status follows the "
     "envelope's error code: 200 when the call ran (ok, or a domain failure such as CUSTOMER_NOT_FOUND).",
 )
-async def execute(request: Request, caller: Caller, idempotency_key: IdempotencyHeader = None) -> Response:
+async def execute(request: Request) -> Response:
+    caller = authenticate(request)
     svc = service_of(request)
+    idempotency_key = request.headers.get("idempotency-key")
     raw = await request.body()
     body = _parse(ExecuteRequest, raw)
     if not isinstance(body, ExecuteRequest):
@@ -207,11 +215,13 @@ async def execute(request: Request, caller: Caller, idempotency_key: Idempotency
     "/execute-batch",
     response_model=BatchResponse,
     responses=BATCH_RESPONSES,
+    openapi_extra={"security": SECURITY},
     summary="Run several tool calls in parallel",
     description="Each call answers its own envelope, in order; the batch answers 200 when it ran. A "
     "side-effecting call needs its own idempotency_key, else its envelope is IDEMPOTENCY_KEY_REQUIRED.",
 )
-async def execute_batch(request: Request, caller: Caller) -> Response:
+async def execute_batch(request: Request) -> Response:
+    caller = authenticate(request)
     svc = service_of(request)
     body = _parse(BatchRequest, await request.body())
     if not isinstance(body, BatchRequest):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from typing import Any
@@ -89,4 +90,22 @@ async def test_backlog_over_the_bound_drops_oldest(settings: Any) -> None:
         assert writer.pending == 3
     finally:
         await writer.aclose()
+        await engine.dispose()
+
+
+async def test_close_while_a_batch_is_being_written_writes_each_record_once(db_url: str) -> None:
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    try:
+        written = 0
+        for trial in range(15):
+            writer = AuditWriter(sessions, flush_interval=0.001, batch_size=20)
+            for i in range(100):
+                writer.record(entry(trial * 1000 + i, {}))
+            await asyncio.sleep(0.0005 * trial)  # close at a different point of the batch in flight each time
+            await asyncio.wait_for(writer.aclose(), 10)
+            written += 100
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(ToolAuditRecord)) == written
+    finally:
         await engine.dispose()

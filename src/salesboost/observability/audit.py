@@ -91,6 +91,7 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
+        self._closing = False
         self.dropped = 0
         self.written = 0
 
@@ -117,7 +118,7 @@ class AuditWriter:
 
     async def _loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
             self._wake.clear()
@@ -142,7 +143,7 @@ class AuditWriter:
                     rows = [_row(e) for e in batch]
                     async with self._sessions() as session, session.begin():
                         await session.execute(insert(ToolAuditRecord), rows)
-                except BaseException:
+                except Exception:
                     self._pending.extendleft(reversed(batch))
                     raise
                 written += len(batch)
@@ -150,9 +151,11 @@ class AuditWriter:
         return written
 
     async def aclose(self) -> None:
-        """Stop the background writer and write what is left."""
+        """Stop the background writer (letting a batch in flight finish) and write what is left."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            assert self._wake is not None
+            self._closing = True
+            self._wake.set()
+            await self._task
             self._task = None
         await self.flush()

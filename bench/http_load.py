@@ -18,7 +18,7 @@ in requests and seconds:
     python bench/http_load.py [--connections 32] [--duration 8] [--rate 500] [--seconds 10] [--quick]
 
 The last line is for scripts:
-RESULT api_rps=... mcp_rps=... speedup=... api_p99_ms=... mcp_p99_ms=... fixed_rate=... fixed_p99_ms=...
+RESULT api_rps=... mcp_rps=... speedup=... api_p99_ms=... mcp_p99_ms=... fixed_rate=... fixed_p99_ms=... ...
 """
 
 from __future__ import annotations
@@ -368,7 +368,7 @@ async def run_phases(api: Target, mcp: Target, args: argparse.Namespace) -> None
         f"RESULT api_rps={closed[0].rate:.0f} mcp_rps={closed[1].rate:.0f} speedup={speedup:.2f} "
         f"api_p99_ms={closed[0].percentile(0.99):.2f} mcp_p99_ms={closed[1].percentile(0.99):.2f} "
         f"fixed_rate={fixed.rate:.0f} fixed_p99_ms={fixed.percentile(0.99):.2f} "
-        f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} errors={sum(s.errors for s in (*closed, fixed))}"
+        f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} api_errors={closed[0].errors + fixed.errors}"
     )
 
 

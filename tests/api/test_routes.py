@@ -502,6 +502,12 @@ async def test_openapi_declares_bodies_statuses_and_both_auth_schemes(client: ht
     assert "ExecuteRequest" in schema["components"]["schemas"]
     assert "BatchRequest" in schema["components"]["schemas"]
     assert set(schema["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    operation = schema["paths"][EXECUTE]["post"]
+    assert operation["security"] == [{"bearer": []}, {"apiKey": []}]
+    (header,) = operation["parameters"]
+    assert (header["name"], header["in"], header["schema"]["maxLength"]) == ("Idempotency-Key", "header", 200)
+    assert schema["paths"][BATCH]["post"]["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert schema["paths"]["/api/v1/tools"]["get"]["security"] == [{"bearer": []}, {"apiKey": []}]
     responses = schema["paths"][EXECUTE]["post"]["responses"]
     statuses = {"200", "400", "401", "403", "404", "409", "422", "428", "429", "502", "503", "504"}
     assert statuses <= set(responses)

@@ -106,6 +106,12 @@ def test_settings_combine_the_variable_and_the_file(tmp_path: Path, sqlite_url: 
     assert sorted(k.role for k in store.keys) == ["admin", "coach"]
 
 
+def test_an_empty_key_file_variable_means_no_file(sqlite_url: str) -> None:
+    settings = load_settings(database_url=sqlite_url, api_keys=f"{COACH_KEY}:coach", api_keys_file="")
+    assert [k.role for k in KeyStore.from_settings(settings).keys] == ["coach"]
+    assert serve.use_demo_keys(settings) == []
+
+
 def test_a_key_with_an_unknown_role_stops_start_up(sqlite_url: str) -> None:
     store = KeyStore(parse_pairs(f"{COACH_KEY}:ghost", "env"))
     with pytest.raises(KeyConfigError, match="configured roles"):

@@ -80,6 +80,12 @@ def parse_pairs(text: str, source: str) -> list[ApiKey]:
     return keys
 
 
+def key_file(settings: Settings) -> Path | None:
+    """`SALESBOOST_API_KEYS_FILE`, None when unset or set empty (which pydantic reads as the path ".")."""
+    path = settings.api_keys_file
+    return None if path is None or str(path) in ("", ".") else path
+
+
 def load_key_file(path: Path) -> list[ApiKey]:
     source = f"SALESBOOST_API_KEYS_FILE={path}"
     try:
@@ -115,8 +121,9 @@ class KeyStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
         keys = parse_pairs(settings.api_keys, "SALESBOOST_API_KEYS")
-        if settings.api_keys_file is not None and str(settings.api_keys_file):
-            keys += load_key_file(settings.api_keys_file)
+        path = key_file(settings)
+        if path is not None:
+            keys += load_key_file(path)
         return cls(keys)
 
     def check_roles(self, roles: frozenset[str]) -> None:

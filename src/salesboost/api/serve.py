@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from salesboost.api.auth import key_file
 from salesboost.config import DATA_DIR, Settings, get_settings
 
 FACTORY = "salesboost.api.app:create_app"
@@ -32,7 +33,7 @@ class DemoKey:
 def use_demo_keys(settings: Settings) -> list[DemoKey]:
     """With no key source configured, point `SALESBOOST_API_KEYS_FILE` (inherited by workers) at the demo
     file and return its keys to print; else return nothing."""
-    if settings.api_keys.strip() or settings.api_keys_file is not None:
+    if settings.api_keys.strip() or key_file(settings) is not None:
         return []
     os.environ["SALESBOOST_API_KEYS_FILE"] = str(DEMO_KEYS_FILE)
     get_settings.cache_clear()

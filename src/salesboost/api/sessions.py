@@ -43,6 +43,3 @@ class SessionOwners:
 
     def sessions_of(self, key: ApiKey) -> frozenset[str]:
         return frozenset(self._by_key.get(key.id, ()))
-
-    def owner_of(self, session_id: str) -> str | None:
-        return self._owner.get(session_id)

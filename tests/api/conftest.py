@@ -28,13 +28,6 @@ KEYS = {role: f"test-{role}-key-0123456789abcdef" for role in ROLES}
 BAD_KEY = "test-nobody-key-0123456789abcdef"
 
 
-async def close(executor: ToolExecutor) -> None:
-    """Flush the audit trail, then close (what the app's lifespan does for an executor it built)."""
-    if executor.audit is not None:
-        await executor.audit.flush()
-    await executor.aclose()
-
-
 def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[role]}"}
 
@@ -71,7 +64,7 @@ async def client(sample_app: FastAPI, sample_executor: ToolExecutor) -> AsyncIte
         transport=transport, base_url="http://testserver"
     ) as http:
         yield http
-    await close(sample_executor)
+    await sample_executor.aclose()
 
 
 @pytest.fixture
@@ -79,4 +72,4 @@ def ws_client(sample_app: FastAPI, sample_executor: ToolExecutor) -> Iterator[Te
     """Starlette's TestClient (HTTP and WebSocket) of the app over the test tools."""
     with TestClient(sample_app) as test_client:
         yield test_client
-        test_client.portal.call(close, sample_executor)
+        test_client.portal.call(sample_executor.aclose)

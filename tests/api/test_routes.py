@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from conftest import KEYS, auth, close
+from conftest import KEYS, auth
 from salesboost.api import create_app, dashboard
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
@@ -294,7 +294,7 @@ async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_s
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as http:
         response = await http.get("/readyz")
-    await close(executor)
+    await executor.aclose()
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"
@@ -492,7 +492,7 @@ async def test_metrics_token_guards_metrics(sample_settings: Settings, sample_ex
         assert (await http.get("/metrics", headers=auth("admin"))).status_code == 401
         scraper = {"Authorization": "Bearer scrape-secret"}
         assert (await http.get("/metrics", headers=scraper)).status_code == 200
-    await close(sample_executor)
+    await sample_executor.aclose()
 
 
 async def test_openapi_declares_bodies_statuses_and_both_auth_schemes(client: httpx.AsyncClient) -> None:
@@ -532,7 +532,7 @@ async def test_dashboard_and_static_files_are_public(
         page = await http.get("/dashboard")
         script = await http.get("/static/app.js")
         missing = await http.get("/static/nothing.js")
-    await close(sample_executor)
+    await sample_executor.aclose()
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "SalesBoost" in page.text

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import KEYS, auth, close
+from conftest import KEYS, auth
 from salesboost.api import create_app
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
@@ -213,7 +213,7 @@ def small_queue_client(sample_settings: Settings) -> Iterator[TestClient]:
     executor = ToolExecutor(registry=registry, settings=settings, metrics=ToolMetrics(CollectorRegistry()))
     with TestClient(create_app(settings, executor=executor)) as client:
         yield client
-        client.portal.call(close, executor)
+        client.portal.call(executor.aclose)
 
 
 def test_a_client_falling_behind_is_dropped_with_1013_and_calls_go_on(small_queue_client: TestClient) -> None:

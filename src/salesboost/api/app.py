@@ -55,10 +55,6 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
             yield
         finally:
             if own:
-                if runtime.audit is not None:
-                    # Flush first, under the writer's lock: aclose() cancels the writer's task, and a
-                    # flush cancelled mid-INSERT can leave its batch both written and re-queued.
-                    await runtime.audit.flush()
                 await runtime.aclose()
 
     app = FastAPI(

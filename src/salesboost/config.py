@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias=_env("SALESBOOST_REDIS_URL"))
     audit_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_AUDIT_ENABLED"))
     audit_flush_interval: float = Field(0.5, gt=0, le=60, validation_alias=_env("SALESBOOST_AUDIT_FLUSH_INTERVAL"))
-    audit_batch_size: int = Field(500, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))
+    audit_batch_size: int = Field(64, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))
     audit_max_pending: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_AUDIT_MAX_PENDING"))
 
     # --- service -----------------------------------------------------------------------------------
@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     )
     sms_max_attempts: int = Field(8, ge=1, le=100, validation_alias=_env("SALESBOOST_SMS_MAX_ATTEMPTS"))
     sms_retry_delay: float = Field(2.0, ge=0, le=3600, validation_alias=_env("SALESBOOST_SMS_RETRY_DELAY"))
+    sms_dispatcher_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_SMS_DISPATCHER_ENABLED"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------
     stage_model_path: Path = Field(

@@ -156,3 +156,26 @@ async def test_metrics_expose_the_six_tool_metrics(demo: httpx.AsyncClient) -> N
         assert f"# TYPE {name} " in text, name
     assert 'tool_calls_total{caller_role="coach",status="success",tool_name="competitor_analysis"}' in text
 
+
+
+async def test_the_service_delivers_the_sms_outbox(demo_settings: Settings) -> None:
+    """`salesboost serve` runs the outbox dispatcher: a queued text is sent without a separate process."""
+    import asyncio
+
+    settings = demo_settings.model_copy(update={"sms_dispatch_interval": 0.02})
+    app = create_app(settings)
+    send = {"tool": "sms_outreach", "payload": {"action": "send", "customer_id": "CUST002", "message": "Hello!"}}
+    history = {"tool": "sms_outreach", "payload": {"action": "history", "customer_id": "CUST002"}}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        sent = await http.post(EXECUTE, json=send, headers={**auth("sdr"), "Idempotency-Key": "deliver-1"})
+        assert sent.json()["result"]["message"]["status"] == "queued"
+        statuses: list[str] = []
+        for _ in range(200):
+            answer = await http.post(EXECUTE, json=history, headers=auth("sdr"))
+            statuses = [m["status"] for m in answer.json()["result"]["messages"]]
+            if statuses == ["sent"]:
+                break
+            await asyncio.sleep(0.02)
+        assert statuses == ["sent"]

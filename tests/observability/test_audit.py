@@ -109,3 +109,11 @@ async def test_close_while_a_batch_is_being_written_writes_each_record_once(db_u
             assert await session.scalar(select(func.count()).select_from(ToolAuditRecord)) == written
     finally:
         await engine.dispose()
+
+
+async def test_a_lone_surrogate_cannot_poison_the_trail(executor: ToolExecutor) -> None:
+    await executor.execute("bad\udcff", {"text": "\udcff"}, "coach", session_id="s\udcff", tool_call_id="c\udcff")
+    await executor.execute("echo", {"text": "fine\udcff"}, "coach")
+    records = await rows(executor)
+    assert len(records) == 2
+    assert {r.tool for r in records} == {"bad\\udcff", "echo"}

@@ -7,6 +7,7 @@ is closed at shutdown (flushing the audit trail). A given executor stays its own
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,26 @@ header. Every call answers the envelope (`ToolResult`); see docs/api.md for the 
 """
 
 
+@asynccontextmanager
+async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIterator[None]:
+    """Deliver the SMS outbox while the service runs (leases make several replicas safe)."""
+    sessions = executor.registry.backends.session_factory
+    if not settings.sms_dispatcher_enabled or sessions is None:
+        yield
+        return
+    from salesboost.sales.outbox import OutboxDispatcher
+
+    dispatcher = OutboxDispatcher.from_settings(settings, sessions)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run_forever(settings.sms_dispatch_interval, stop), name="sms-dispatcher")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await dispatcher.aclose()
+
+
 def create_app(settings: Settings | None = None, *, executor: ToolExecutor | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys = KeyStore.from_settings(settings)
@@ -52,7 +73,8 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
                     "except /healthz and /readyz will be refused"
                 )
             app.state.service = Service(settings, runtime, keys, SessionOwners(settings.api_max_sessions))
-            yield
+            async with sms_dispatcher(settings, runtime):
+                yield
         finally:
             if own:
                 await runtime.aclose()

@@ -244,7 +244,7 @@ async def execute_batch(request: Request) -> Response:
             runnable.append(i)
     done = await executor.execute_many(
         [body.calls[i].model_dump(exclude_none=True) for i in runnable], caller.role,
-        max_concurrent=body.max_concurrent, session_id=body.session_id,
+        max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id,
     )
     for i, envelope in zip(runnable, done, strict=True):
         results[i] = envelope

@@ -49,9 +49,18 @@ class AuditEntry(NamedTuple):
 
 
 def _canonical(value: Any) -> str:
+    """Canonical JSON; ASCII-escaped when it holds what UTF-8 cannot carry (a lone surrogate)."""
     if isinstance(value, BaseModel):
-        return value.model_dump_json()
+        try:
+            return value.model_dump_json()
+        except ValueError:
+            value = value.model_dump()
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _text(value: str, limit: int) -> str:
+    """A caller's string, cut and made storable: a lone surrogate would fail the whole batch."""
+    return value[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _row(entry: AuditEntry) -> dict[str, Any]:
@@ -59,10 +68,10 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "created_at": datetime.fromtimestamp(entry.created_at, UTC),
-        "tool": entry.tool[:100],
-        "caller_role": entry.caller_role[:50],
-        "tool_call_id": entry.tool_call_id[:200],
-        "session_id": entry.session_id[:200] if entry.session_id else None,
+        "tool": _text(entry.tool, 100),
+        "caller_role": _text(entry.caller_role, 50),
+        "tool_call_id": _text(entry.tool_call_id, 200),
+        "session_id": _text(entry.session_id, 200) if entry.session_id else None,
         "status": entry.status,
         "error_code": entry.error_code,
         "retry_count": entry.retry_count,

@@ -397,6 +397,7 @@ class ToolExecutor:
         max_concurrent: int | None = None,
         status_callback: StatusCallback | None = None,
         session_id: str | None = None,
+        caller_id: str | None = None,
     ) -> list[ToolResult]:
         """Run calls (`{"tool", "payload", "tool_call_id"?, "idempotency_key"?}`) concurrently, in order.
 
@@ -412,7 +413,7 @@ class ToolExecutor:
             async with gate:
                 return await self.execute(
                     str(spec.get("tool", spec.get("name", ""))), spec.get("payload") or {}, caller_role,
-                    status_callback, spec.get("tool_call_id"), spec.get("idempotency_key"), session_id,
+                    status_callback, spec.get("tool_call_id"), spec.get("idempotency_key"), session_id, caller_id,
                 )
 
         return list(await asyncio.gather(*(one(spec) for spec in calls)))

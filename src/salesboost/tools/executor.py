@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from salesboost.config import Settings
 from salesboost.masking import mask, preview
-from salesboost.observability.audit import AuditEntry, AuditWriter
+from salesboost.observability.audit import AuditWriter
 from salesboost.observability.metrics import BoundToolMetrics, ToolMetrics, default_metrics
 from salesboost.tools.base import ToolContext
 from salesboost.tools.cache import MISS, CacheKey, ToolCache
@@ -307,8 +307,8 @@ class ToolExecutor:
         audit_id = None
         if self.audit is not None:
             audit_id = f"{self._id_prefix}-{next(self._ids):x}"
-            self.audit.record(
-                AuditEntry(
+            self.audit.record(  # the fields of AuditEntry, in order
+                (
                     audit_id, _wall(), call.name, call.role, call.tool_call_id, call.session_id,
                     "completed" if error is None else "failed", None if error is None else error.code,
                     call.retries, latency_ms, call.cached, call.args if call.args is not None else call.payload, result,

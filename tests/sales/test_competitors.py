@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import ok as succeeded
+from harness import sales_executor
 
 from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import competitors
 from salesboost.sales.competitor_profiles import CompetitorDataError, load_competitors, talking_points
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.permissions import load_permissions
-from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
 BATTLECARDS = DATA_DIR / "demo" / "knowledge" / "battlecards"
@@ -22,10 +22,7 @@ BATTLECARDS = DATA_DIR / "demo" / "knowledge" / "battlecards"
 
 @pytest.fixture
 async def executor() -> AsyncIterator[ToolExecutor]:
-    backends = ToolBackends(settings=load_settings(audit_enabled=False))
-    registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
-    registry.register(competitors.build(backends))
-    executor = ToolExecutor(registry=registry)
+    executor = sales_executor(ToolBackends(settings=load_settings(audit_enabled=False)), competitors.build)
     yield executor
     await executor.aclose()
 
@@ -35,10 +32,7 @@ async def analyse(executor: ToolExecutor, payload: dict[str, Any], role: str = "
 
 
 async def ok(executor: ToolExecutor, payload: dict[str, Any]) -> dict[str, Any]:
-    result = await analyse(executor, payload)
-    assert result.ok, result.error
-    assert result.result is not None
-    return result.result
+    return succeeded(await analyse(executor, payload))
 
 
 async def one(executor: ToolExecutor, payload: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import sales_executor
 
 from salesboost.config import DATA_DIR, Settings, load_settings
 from salesboost.sales import compliance
@@ -18,8 +19,6 @@ from salesboost.sales.compliance_pii import luhn_valid
 from salesboost.sales.compliance_rules import RuleError, load_rule_pack, parse_rule_pack
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.permissions import load_permissions
-from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
 EXAMPLES = DATA_DIR / "compliance" / "examples.jsonl"
@@ -36,10 +35,7 @@ FLOOR = 0.9
 
 
 def make_executor(**overrides: Any) -> ToolExecutor:
-    backends = ToolBackends(settings=load_settings(audit_enabled=False, **overrides))
-    registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
-    registry.register(compliance.build(backends))
-    return ToolExecutor(registry=registry)
+    return sales_executor(ToolBackends(settings=load_settings(audit_enabled=False, **overrides)), compliance.build)
 
 
 @pytest.fixture

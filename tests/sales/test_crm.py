@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from customer_harness import customer_executor, failed, ok
+from customer_harness import customer_executor
+from harness import failed, ok
 
 from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales.customer_seed import CustomerFileError, read_customer_file, seed_customers

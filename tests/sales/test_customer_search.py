@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from customer_harness import customer_executor, ok
+from customer_harness import customer_executor
+from harness import ok
 
 from salesboost.sales import customer_search
 from salesboost.sales.customer_search import TrigramStats, trigrams

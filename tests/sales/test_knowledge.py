@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import sales_executor
 
-from salesboost.config import DATA_DIR
 from salesboost.sales import knowledge
 from salesboost.sales.kb_ingest import DEMO_COLLECTION, ingest_folder, seed_demo_knowledge
 from salesboost.sales.kb_search import search
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.permissions import load_permissions
-from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
 DOCUMENT_FIELDS = {"chunk_id", "document_id", "title", "source", "heading", "content", "score"}
@@ -24,10 +22,8 @@ DOCUMENT_FIELDS = {"chunk_id", "document_id", "title", "source", "heading", "con
 @pytest.fixture
 async def executor(backends: ToolBackends) -> AsyncIterator[ToolExecutor]:
     backends.settings = backends.settings.model_copy(update={"audit_enabled": False})
-    registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
-    registry.register(knowledge.build(backends))
+    executor = sales_executor(backends, knowledge.build)
     await seed_demo_knowledge(backends)
-    executor = ToolExecutor(registry=registry)
     yield executor
     await executor.aclose()
 

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from customer_harness import customer_executor, ok
+from customer_harness import customer_executor
 from fake_sms_api import ACCOUNT, TOKEN, running_fake_api
+from harness import ok
 
 from salesboost.config import load_settings
 from salesboost.sales.outbox import (

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import sales_executor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,6 @@ from salesboost.sales import pricing
 from salesboost.sales.pricebook import PriceBookError, load_currencies, load_price_book
 from salesboost.tools.base import ToolBackends, ToolContext
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.permissions import load_permissions
-from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
 CURRENCIES = DATA_DIR / "pricing" / "currencies.yaml"
@@ -26,9 +25,7 @@ CURRENCIES = DATA_DIR / "pricing" / "currencies.yaml"
 @pytest.fixture
 async def executor() -> AsyncIterator[ToolExecutor]:
     backends = ToolBackends(settings=load_settings(audit_enabled=False, max_discount=0.30))
-    registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
-    registry.register(pricing.build(backends))
-    executor = ToolExecutor(registry=registry)
+    executor = sales_executor(backends, pricing.build)
     yield executor
     await executor.aclose()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from customer_harness import customer_executor, failed, ok
+from customer_harness import customer_executor
+from harness import failed, ok
 
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor

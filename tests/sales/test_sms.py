@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from customer_harness import customer_executor, failed, ok
+from customer_harness import customer_executor
 from fake_sms_api import ACCOUNT, TOKEN, running_fake_api
+from harness import failed, ok
 
 from salesboost.sales.outbox import HttpProvider, LogProvider, OutboxDispatcher
 from salesboost.sales.outreach import handle_inbound, opt_in, opt_out

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import ok as succeeded
+from harness import sales_executor
 from typer.testing import CliRunner
 
 from salesboost.cli import app
@@ -26,8 +28,6 @@ from salesboost.sales.stage_model import (
 )
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.permissions import load_permissions
-from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.result import ToolResult
 
 EXAMPLES = DATA_DIR / "stage" / "examples.jsonl"
@@ -57,9 +57,7 @@ def model(model_file: Path) -> StageModel:
 @pytest.fixture
 async def executor(model_file: Path) -> AsyncIterator[ToolExecutor]:
     backends = ToolBackends(settings=load_settings(audit_enabled=False, stage_model_path=model_file))
-    registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
-    registry.register(stage.build(backends))
-    executor = ToolExecutor(registry=registry)
+    executor = sales_executor(backends, stage.build)
     yield executor
     await executor.aclose()
 
@@ -69,10 +67,7 @@ async def classify(executor: ToolExecutor, payload: dict[str, Any], role: str = 
 
 
 async def ok(executor: ToolExecutor, payload: dict[str, Any]) -> dict[str, Any]:
-    result = await classify(executor, payload)
-    assert result.ok, result.error
-    assert result.result is not None
-    return result.result
+    return succeeded(await classify(executor, payload))
 
 
 # --- training -------------------------------------------------------------------------------------------------

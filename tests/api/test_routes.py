@@ -532,7 +532,11 @@ async def test_dashboard_and_static_files_are_public(
         page = await http.get("/dashboard")
         script = await http.get("/static/app.js")
         missing = await http.get("/static/nothing.js")
+        metrics = (await http.get("/metrics")).text
     await sample_executor.aclose()
+    # Static files are counted under their mount, not as unmatched requests.
+    assert 'http_requests_total{method="GET",route="/static",status="200"}' in metrics
+    assert 'http_requests_total{method="GET",route="/static",status="404"}' in metrics
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "SalesBoost" in page.text

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesboost.api.auth import bearer_token, token_matches, unauthorized
@@ -58,8 +59,7 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
+            template = getattr(scope.get("route"), "path", None) or _mount_of(scope) or UNMATCHED
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             self._observe(method, template, status, time.perf_counter() - start)
 
@@ -72,6 +72,15 @@ class HttpMetricsMiddleware:
         if histogram is None:
             histogram = self._histograms[(method, route)] = DURATION.labels(method, route)
         histogram.observe(seconds)
+
+
+def _mount_of(scope: Scope) -> str | None:
+    """The mount (e.g. `/static`) a path fell under: FastAPI does not hand its route back to middleware."""
+    path = scope["path"]
+    for route in getattr(scope.get("app"), "routes", ()):
+        if isinstance(route, Mount) and (path == route.path or path.startswith(route.path + "/")):
+            return str(route.path)
+    return None
 
 
 router = APIRouter()

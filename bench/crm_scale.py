@@ -46,8 +46,7 @@ from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import crm
 from salesboost.sales.customers import format_customer_id, search_document
 from salesboost.store.customers import STAGES
-from salesboost.store.db import create_engine, session_factory, upgrade
-from salesboost.tools.base import ToolBackends
+from salesboost.store.db import create_backends, upgrade
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import load_permissions
 from salesboost.tools.registry import ToolRegistry
@@ -217,9 +216,7 @@ def payloads(rows: int, samples: int) -> dict[str, list[tuple[str, dict[str, Any
 
 async def measure(backend: str, url: str, rows: int, load_seconds: float, samples: int) -> Measured:
     settings = load_settings(database_url=url, audit_enabled=False, rate_limit_enabled=False)
-    engine = create_engine(url)
-    backends = ToolBackends(settings=settings, session_factory=session_factory(engine))
-    backends.extras["engine"] = engine
+    backends = create_backends(settings)
     registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
     registry.register(crm.build(backends))
     executor = ToolExecutor(registry=registry)

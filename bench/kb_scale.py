@@ -36,7 +36,7 @@ from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import knowledge
 from salesboost.sales.kb_chunking import Chunk
 from salesboost.sales.kb_ingest import DEMO_FOLDER, store_document
-from salesboost.store.db import create_engine, session_factory, upgrade
+from salesboost.store.db import create_backends, upgrade
 from salesboost.tools.base import ToolBackends, utcnow
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import load_permissions
@@ -161,9 +161,7 @@ async def load(backends: ToolBackends, corpus: Corpus, chunks: int, label: str) 
 
 async def measure(url: str, label: str, chunks: int, queries: int) -> Measured:
     settings = load_settings(database_url=url)
-    engine = create_engine(url)
-    backends = ToolBackends(settings=settings, session_factory=session_factory(engine))
-    backends.extras["engine"] = engine
+    backends = create_backends(settings)
     corpus = Corpus()
     load_seconds = await load(backends, corpus, chunks, label)
     registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from salesboost.config import Settings, load_settings
-from salesboost.store.db import create_engine, session_factory, upgrade
+from salesboost.store.db import create_backends, upgrade
 from salesboost.tools.base import ToolBackends
 
 POSTGRES_URL = os.environ.get("SALESBOOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -127,13 +127,9 @@ def settings(sqlite_url: str) -> Settings:
 @pytest.fixture
 async def backends(db_url: str) -> AsyncIterator[ToolBackends]:
     """Backends on a fresh database of each kind."""
-    engine = create_engine(db_url)
-    backend = ToolBackends(
-        settings=load_settings(database_url=db_url, retry_base_delay=0.001), session_factory=session_factory(engine)
-    )
-    backend.extras["engine"] = engine
+    backend = create_backends(load_settings(database_url=db_url, retry_base_delay=0.001))
     yield backend
-    await engine.dispose()
+    await backend.aclose()
 
 
 @pytest.fixture

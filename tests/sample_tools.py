@@ -16,7 +16,7 @@ from pydantic import Field
 
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_engine, session_factory
+from salesboost.store.db import create_backends
 from salesboost.tools.base import RateLimit, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError, TransientToolError
 from salesboost.tools.executor import ToolExecutor
@@ -234,9 +234,9 @@ def make_registry(backends: ToolBackends) -> ToolRegistry:
 
 @pytest.fixture
 async def sqlite_backends(settings: Settings) -> AsyncIterator[ToolBackends]:
-    engine = create_engine(settings.database_url)
-    yield ToolBackends(settings=settings, session_factory=session_factory(engine))
-    await engine.dispose()
+    backends = create_backends(settings)
+    yield backends
+    await backends.aclose()
 
 
 MakeExecutor = Callable[..., ToolExecutor]

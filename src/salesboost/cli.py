@@ -138,7 +138,8 @@ def kb_ingest(
 
     from rich.progress import Progress
 
-    from salesboost.sales.kb_ingest import check_collection, discover, ingest_folder, with_sessions
+    from salesboost.sales.kb_ingest import check_collection, discover, ingest_folder
+    from salesboost.store.db import with_sessions
 
     folder = Path(path)
     try:
@@ -166,7 +167,8 @@ def kb_ingest(
 @kb_app.command("stats")
 def kb_stats() -> None:
     """Collections with their numbers of documents and chunks."""
-    from salesboost.sales.kb_ingest import collection_stats, with_sessions
+    from salesboost.sales.kb_ingest import collection_stats
+    from salesboost.store.db import with_sessions
 
     rows = asyncio.run(with_sessions(get_settings().database_url, collection_stats))
     if not rows:
@@ -218,16 +220,9 @@ def _e164(phone: str) -> str:
 
 def _with_sessions(work: Any) -> Any:
     """Run `work(sessions)` against the configured database and close it afterwards."""
-    from salesboost.store.db import create_engine, session_factory
+    from salesboost.store.db import with_sessions
 
-    async def run() -> Any:
-        engine = create_engine(get_settings().database_url)
-        try:
-            return await work(session_factory(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(with_sessions(get_settings().database_url, work))
 
 
 @sms_app.command("opt-out")

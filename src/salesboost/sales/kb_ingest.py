@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,11 +28,9 @@ from salesboost.sales.kb_chunking import (
     content_hash,
     parse_document,
 )
-from salesboost.store.db import create_engine, session_factory
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends, utcnow
 
-T = TypeVar("T")
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Cache tag of knowledge_retriever results: ingesting drops them.
 CACHE_TAG = "knowledge"
@@ -234,12 +231,3 @@ async def seed_demo_knowledge(backends: ToolBackends) -> str:
         backends.sessions(), DEMO_FOLDER, DEMO_COLLECTION, prune=True, invalidate=backends.invalidate
     )
     return report.summary()
-
-
-async def with_sessions(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    """Run `work` with sessions on the database at `url`, then close the engine (for the CLI)."""
-    engine = create_engine(url)
-    try:
-        return await work(session_factory(engine))
-    finally:
-        await engine.dispose()

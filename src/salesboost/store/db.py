@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +17,7 @@ from salesboost.config import Settings
 from salesboost.tools.base import ToolBackends
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -50,9 +52,16 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def create_backends(settings: Settings) -> ToolBackends:
     """The shared backends, chosen once from settings."""
     engine = create_engine(settings.database_url)
-    backends = ToolBackends(settings=settings, session_factory=session_factory(engine))
-    backends.extras["engine"] = engine
-    return backends
+    return ToolBackends(settings=settings, session_factory=session_factory(engine), engine=engine)
+
+
+async def with_sessions(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Run `work` with sessions on the database at `url`, then close the engine (for one-shot commands)."""
+    engine = create_engine(url)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

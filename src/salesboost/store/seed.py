@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from salesboost.config import Settings
 from salesboost.sales.customer_seed import seed_customers
 from salesboost.sales.kb_ingest import seed_demo_knowledge
-from salesboost.store.db import create_engine, session_factory
+from salesboost.store.db import create_backends
 from salesboost.tools.base import ToolBackends
 
 Seeder = Callable[[ToolBackends], Awaitable[str]]
@@ -17,9 +17,8 @@ SEEDERS: list[Seeder] = [seed_demo_knowledge, seed_customers]
 
 
 async def seed_all(settings: Settings) -> list[str]:
-    engine = create_engine(settings.database_url)
-    backends = ToolBackends(settings=settings, session_factory=session_factory(engine))
+    backends = create_backends(settings)
     try:
         return [await seeder(backends) for seeder in SEEDERS]
     finally:
-        await engine.dispose()
+        await backends.aclose()

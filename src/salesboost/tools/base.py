@@ -8,14 +8,14 @@ one (run in a bounded thread pool, or inline when the policy says it is cheap).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from salesboost.config import Settings
 
@@ -84,15 +84,21 @@ class ToolBackends:
 
     settings: Settings
     session_factory: async_sessionmaker[AsyncSession] | None = None
+    # The engine behind the session factory when these backends own it (closed by `aclose`).
+    engine: AsyncEngine | None = None
     clock: Callable[[], datetime] = utcnow
     # Drops cached results tagged with this tag (set by the executor that owns the cache).
     invalidate: Callable[[str], object] = lambda tag: None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.session_factory is None:
             raise RuntimeError("this tool needs a database: no session factory was configured")
         return self.session_factory
+
+    async def aclose(self) -> None:
+        """Close the database engine these backends own."""
+        if self.engine is not None:
+            await self.engine.dispose()
 
 
 @dataclass(slots=True)

@@ -438,9 +438,7 @@ class ToolExecutor:
         if self.audit is not None:
             await self.audit.aclose()
         self._threads.shutdown(wait=False, cancel_futures=True)
-        engine = self.registry.backends.extras.get("engine")
-        if engine is not None:
-            await engine.dispose()
+        await self.registry.backends.aclose()
 
 
 def _started(name: str, tool_call_id: str, role: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from salesboost.cli import app
-from salesboost.config import PROJECT_ROOT, get_settings
+from salesboost.config import PROJECT_ROOT, get_settings, load_settings
 from salesboost.sales.kb_chunking import (
     ParsedDocument,
     Section,
@@ -31,6 +31,7 @@ from salesboost.sales.kb_ingest import (
     seed_demo_knowledge,
 )
 from salesboost.sales.kb_search import search
+from salesboost.store.db import create_backends
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends
 
@@ -196,6 +197,21 @@ async def test_ingest_is_idempotent_replaces_changed_files_and_prunes(backends: 
     assert pruned.removed == 1
     assert await _sources(backends) == {"notes.txt": 1, "playbooks/pricing.md": 1}
     assert await _hits(backends, "Salesforce sandbox") == []
+
+
+@pytest.mark.postgres
+async def test_an_ingest_that_changes_the_base_refreshes_postgres_statistics(postgres_url: str, folder: Path) -> None:
+    # Searches are planned from these; autovacuum would gather them only a minute or more later.
+    backends = create_backends(load_settings(database_url=postgres_url))
+    statistics = text("SELECT count(*) FROM pg_stats WHERE tablename = 'kb_chunks' AND attname = 'tsv'")
+    try:
+        async with backends.sessions()() as session:
+            assert await session.scalar(statistics) == 0
+        await ingest_folder(backends.sessions(), folder, "kb")
+        async with backends.sessions()() as session:
+            assert await session.scalar(statistics) == 1
+    finally:
+        await backends.aclose()
 
 
 async def test_collections_are_independent_and_counted(backends: ToolBackends, folder: Path) -> None:

@@ -28,6 +28,7 @@ from salesboost.sales.kb_chunking import (
     content_hash,
     parse_document,
 )
+from salesboost.sales.kb_search import refresh_statistics
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends, utcnow
 
@@ -170,8 +171,11 @@ async def ingest_folder(
                 await session.execute(delete(KbChunk).where(KbChunk.document_id.in_(gone)))
                 await session.execute(delete(KbDocument).where(KbDocument.id.in_(gone)))
             report.removed = len(gone)
-    if report.changed and invalidate is not None:
-        invalidate(CACHE_TAG)
+    if report.changed:
+        async with sessions() as session, session.begin():
+            await refresh_statistics(session)
+        if invalidate is not None:
+            invalidate(CACHE_TAG)
     return report
 
 

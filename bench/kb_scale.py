@@ -3,6 +3,7 @@
     .venv/bin/python bench/kb_scale.py                  # 100,000 chunks, SQLite and (if reachable) PostgreSQL
     .venv/bin/python bench/kb_scale.py --chunks 20000   # a quicker look
     .venv/bin/python bench/kb_scale.py --no-postgres
+    .venv/bin/python bench/kb_scale.py --with-pending-list   # also PostgreSQL before migration 0004, side by side
 
 The corpus is generated reproducibly (fixed seed): words drawn with a Zipf frequency from the vocabulary of
 the demo knowledge base followed by a long tail of 40,000 rare words, grouped into documents of 50 chunks
@@ -29,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import Progress
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import knowledge
 from salesboost.sales.kb_chunking import Chunk
 from salesboost.sales.kb_ingest import DEMO_FOLDER, store_document
+from salesboost.sales.kb_search import refresh_statistics
 from salesboost.store.db import create_backends, upgrade
 from salesboost.tools.base import ToolBackends, utcnow
 from salesboost.tools.executor import ToolExecutor
@@ -48,6 +49,8 @@ WORDS_PER_CHUNK = (80, 160)
 GOAL_MS = 20.0
 TAIL_WORDS = 40_000
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# The schema before migration 0004 turned the GIN index's fast-update pending list off.
+PENDING_LIST_REVISION = "0003_knowledge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,10 @@ class Measured:
     load_seconds: float
     latencies_ms: list[float]
     empty: int
+
+    @property
+    def p95(self) -> float:
+        return statistics.quantiles(self.latencies_ms, n=100)[94]
 
     def line(self) -> str:
         q = statistics.quantiles(self.latencies_ms, n=100)
@@ -150,12 +157,7 @@ async def load(backends: ToolBackends, corpus: Corpus, chunks: int, label: str) 
                 )
             progress.advance(task, len(parts))
     async with sessions() as session, session.begin():
-        if session.get_bind().dialect.name == "sqlite":
-            await session.execute(text("INSERT INTO kb_chunks_fts(kb_chunks_fts) VALUES ('optimize')"))
-    if session.get_bind().dialect.name == "postgresql":
-        async with sessions() as session:
-            await session.execute(text("ANALYZE kb_chunks"))
-            await session.commit()
+        await refresh_statistics(session)  # as `ingest_folder` does after a change
     return time.perf_counter() - started
 
 
@@ -208,13 +210,15 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def run_postgres(admin_url: str, chunks: int, queries: int) -> Measured:
+async def run_postgres(
+    admin_url: str, chunks: int, queries: int, revision: str = "head", label: str = "postgresql"
+) -> Measured:
     name = f"sb_kbbench_{uuid.uuid4().hex[:10]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
-        await asyncio.to_thread(upgrade, url)
-        return await measure(url, "postgresql", chunks, queries)
+        await asyncio.to_thread(upgrade, url, revision)
+        return await measure(url, label, chunks, queries)
     finally:
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -226,6 +230,12 @@ async def main() -> int:
     parser.add_argument("--chunks", type=int, default=100_000, help="chunks to generate (default 100,000)")
     parser.add_argument("--queries", type=int, default=500, help="measured queries per database")
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument(
+        "--with-pending-list",
+        action="store_true",
+        help=f"also measure PostgreSQL at migration {PENDING_LIST_REVISION}, whose GIN index still queues inserts "
+        "in a fast-update pending list, and print the ratio to the shipped schema",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,11 +247,18 @@ async def main() -> int:
         pass
     elif postgres_reachable(admin_url):
         results.append(await run_postgres(admin_url, args.chunks, args.queries))
+        if args.with_pending_list:
+            results.append(
+                await run_postgres(admin_url, args.chunks, args.queries, PENDING_LIST_REVISION, "pg@0003")
+            )
     else:
         print(f"PostgreSQL not reachable at {make_url(admin_url).render_as_string(hide_password=True)}: skipped")
     print()
     for measured in results:
         print(measured.line())
+    if args.with_pending_list and len(results) == 3:
+        shipped, pending = results[1].p95, results[2].p95
+        print(f"PostgreSQL p95 with the pending list (pg@0003) / without (shipped): {pending / shipped:.1f}x")
     return 0
 
 

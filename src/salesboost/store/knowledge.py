@@ -1,8 +1,9 @@
 """Knowledge base tables: ingested documents and their searchable chunks.
 
-Full-text search lives beside these tables and is created by migration 0003: an FTS5 table kept in step by
-triggers on SQLite, a stored weighted `tsv` column with a GIN index on PostgreSQL. Neither is mapped here;
-`salesboost.sales.kb_search` queries them with dialect-specific SQL.
+Full-text search lives beside these tables and is created by migrations 0003 to 0005: an FTS5 table kept in
+step by triggers on SQLite; on PostgreSQL a stored weighted `tsv` column with a GIN index, and the BM25 word
+statistics `kb_terms` and `kb_totals` kept in step by triggers. None is mapped here, since each exists on one
+engine only; `salesboost.sales.kb_search` queries them with dialect-specific SQL.
 """
 
 from __future__ import annotations

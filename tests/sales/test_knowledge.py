@@ -52,6 +52,15 @@ def sources(out: dict[str, Any]) -> list[str]:
         ("coaching managers in Lyon and Munich", "case-studies/quantum-retail.txt"),
         ("can a contact opt back in by texting START?", "compliance/sms-marketing-rules.md"),
         ("Harbor Mutual compliance officer review queue", "case-studies/harbor-insurance.md"),
+        # Phrased without the documents at hand, as a rep would ask.
+        ("what is the uptime SLA", "onboarding/support-and-escalation.md"),
+        ("can customers pay monthly instead of yearly", "pricing/annual-vs-monthly-billing.md"),
+        ("client says send me an email and I'll think about it", "playbooks/objection-need-to-think.md"),
+        ("how do we beat DealStream", "battlecards/competitor-a.md"),
+        ("MeetHub weaknesses", "battlecards/competitor-c.md"),
+        ("how do we mask credit card numbers in notes", "compliance/data-handling-pii.md"),
+        ("which languages does live coaching support", "products/real-time-coaching.md"),
+        ("how are role-play sessions scored", "products/roleplay-simulator.md"),
     ],
 )
 async def test_the_best_chunk_comes_from_the_right_document(
@@ -60,6 +69,21 @@ async def test_the_best_chunk_comes_from_the_right_document(
     out = await found(executor, query)
     assert out["count"] == len(out["documents"]) == 3
     assert out["documents"][0]["source"] == expected, sources(out)
+
+
+async def test_a_rare_word_outweighs_a_common_one(
+    executor: ToolExecutor, backends: ToolBackends, tmp_path: Path
+) -> None:
+    # BM25's idf: "pricing" is in every document, "zanzibar" in one, so the chunk holding the rare word wins
+    # even against a chunk repeating the common one.
+    for i in range(6):
+        (tmp_path / f"pricing-{i}.md").write_text(f"# Pricing note {i}\n\nPricing, pricing and more pricing.\n")
+    (tmp_path / "retreat.md").write_text("# Retreat\n\nThe team retreat is in Zanzibar; pricing is unchanged.\n")
+    (tmp_path / "travel.md").write_text("# Travel\n\nFlights to Zanzibar leave on Friday.\n")
+    await ingest_folder(backends.sessions(), tmp_path, "notes", invalidate=backends.invalidate)
+    out = await found(executor, "pricing zanzibar", kb="notes", top_k=8)
+    assert sources(out)[:2] == ["retreat.md", "travel.md"]
+    assert len(out["documents"]) == 8
 
 
 async def test_result_shape_scores_and_context(executor: ToolExecutor) -> None:

@@ -1,19 +1,21 @@
-"""Ranked full-text search over knowledge-base chunks, inside the database.
+"""BM25-ranked full-text search over knowledge-base chunks, inside the database.
 
-SQLite: FTS5 with the porter stemmer, ranked by bm25() (title and heading weighted above the content).
-PostgreSQL: the stored English `tsv` column through its GIN index, ranked by the number of distinct query
-words matched, then ts_rank_cd() (title weight A, heading B, content C). Both receive the same sanitised
-query: the words of the user's text, lower-cased, stop words dropped, OR-ed together, so that punctuation or
-FTS syntax in the text can never be an error and a chunk holding more of the words ranks higher. Scores are
-"higher is better" on both.
+SQLite: FTS5 with the porter stemmer, ranked by its bm25(). PostgreSQL: the stored English `tsv` column through
+its GIN index, ranked by BM25 computed in the query from the chunk's `tsv` (term frequencies, length) and the
+word statistics that migration 0005 keeps in `kb_terms` and `kb_totals` (document frequencies, average length);
+PostgreSQL's own ts_rank has no notion of word rarity. Both weight a word in the title 3, in the heading 2 and in
+the content 1, and both receive the same sanitised query: the words of the user's text, lower-cased, stop words
+dropped, OR-ed together, so that punctuation or FTS syntax in the text can never be an error and a chunk holding
+more of the rare words ranks higher. Scores are "higher is better" on both.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,22 +32,27 @@ _WORD = re.compile(r"[^\W_]+")
 # the query is planned: the rarest words, as long as together they are in at most the budget's number of chunks,
 # choose the candidates ("filter"), and every word ranks them ("match"). When every word is common, the
 # candidates are the chunks holding all of them, or if fewer than asked, all but one of them, and so on; then
-# only the first `budget` candidates found are ranked. Document frequencies are counted up to the
-# budget only and remembered for a while; a stale count changes how fast a plan is, not the ranking within it.
-# PostgreSQL spends about 20 µs ranking a candidate (ts_rank_cd and the coverage count), FTS5 a few µs.
+# only the first `budget` candidates found are ranked. Document frequencies are read from `kb_terms` on
+# PostgreSQL; FTS5 keeps none that SQL can read, so on SQLite they are counted up to the budget only and
+# remembered for a while (a stale count changes how fast a plan is, not the ranking within it). PostgreSQL
+# spends about 16 µs ranking a candidate (BM25 from its tsvector), FTS5 a few µs.
 CANDIDATE_BUDGET = {"sqlite": 600, "postgresql": 250}
 _DF_TTL_SECONDS = 300.0
 _DF_MAX_ENTRIES = 100_000
 
-# bm25 weights for the FTS5 columns (content, heading, title).
-_SQLITE_SEARCH = """
-SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
-       -bm25(kb_chunks_fts, 1.0, 2.0, 3.0) AS score
+# How much an occurrence counts by where it is: FTS5 columns (content, heading, title), tsv weights C, B, A.
+CONTENT_WEIGHT, HEADING_WEIGHT, TITLE_WEIGHT = 1.0, 2.0, 3.0
+# BM25's term-frequency saturation and length normalisation, FTS5's constants.
+BM25_K1, BM25_B = 1.2, 0.75
+
+_BM25 = f"bm25(kb_chunks_fts, {CONTENT_WEIGHT}, {HEADING_WEIGHT}, {TITLE_WEIGHT})"
+_SQLITE_SEARCH = f"""
+SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content, -{_BM25} AS score
 FROM kb_chunks_fts
 JOIN kb_chunks AS c ON c.id = kb_chunks_fts.rowid
 JOIN kb_documents AS d ON d.id = c.document_id
-WHERE kb_chunks_fts MATCH :match {collection} {bound}
-ORDER BY bm25(kb_chunks_fts, 1.0, 2.0, 3.0), c.id
+WHERE kb_chunks_fts MATCH :match {{collection}} {{bound}}
+ORDER BY {_BM25}, c.id
 LIMIT :top_k
 """
 # FTS5 ranks inside one cursor only when the candidates are a rowid range (an IN list would re-run the query
@@ -55,23 +62,37 @@ _SQLITE_LAST_CANDIDATE = (
 )
 _SQLITE_BOUND = "AND kb_chunks_fts.rowid <= :last"
 _SQLITE_DF = "(SELECT count(*) FROM (SELECT rowid FROM kb_chunks_fts WHERE kb_chunks_fts MATCH :{name} LIMIT :cap))"
-# PostgreSQL ranks without term rarity (no IDF), so common words would outweigh rare ones: chunks are ranked
-# first by how many distinct query words they contain, then by ts_rank_cd (normalisation 32 keeps it in [0, 1)).
-_POSTGRES_SEARCH = """
-SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content,
-       ({coverage}) + ts_rank_cd(c.tsv, to_tsquery('english', :match), 32) AS score
+# BM25 of one chunk: for each query lexeme it holds, idf × tf × (k1 + 1) / (tf + k1 × (1 − b + b × dl / avgdl)),
+# where tf counts its occurrences by weight and dl is the chunk's length in distinct lexemes.
+_POSTGRES_BM25 = f"""(
+    SELECT coalesce(sum(q.idf * f.tf * {BM25_K1 + 1}
+                        / (f.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * length(c.tsv) / :average_length))), 0)
+    FROM (SELECT u.lexeme, sum(CASE w WHEN 'A' THEN {TITLE_WEIGHT} WHEN 'B' THEN {HEADING_WEIGHT}
+                                      ELSE {CONTENT_WEIGHT} END) AS tf
+          FROM unnest(c.tsv) AS u, unnest(u.weights) AS w
+          WHERE u.lexeme = ANY(CAST(:lexemes AS text[]))
+          GROUP BY u.lexeme) AS f
+    JOIN unnest(CAST(:lexemes AS text[]), CAST(:idf AS float8[])) AS q(lexeme, idf) ON q.lexeme = f.lexeme
+)"""
+_POSTGRES_SEARCH = f"""
+SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content, {_POSTGRES_BM25} AS score
 FROM kb_chunks AS c
 JOIN kb_documents AS d ON d.id = c.document_id
-WHERE {candidates} {collection}
+WHERE {{candidates}} {{collection}}
 ORDER BY score DESC, c.id
 LIMIT :top_k
+"""
+# Each query word's lexemes (none for a stop word) with the chunks holding them, and the base's totals.
+_POSTGRES_STATISTICS = """
+SELECT q.term, l.lexeme, coalesce(t.chunks, 0) AS chunks, s.chunks AS total, s.lexemes AS total_length
+FROM unnest(CAST(:terms AS text[])) AS q(term)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', q.term))) AS l(lexeme)
+CROSS JOIN kb_totals AS s
+LEFT JOIN kb_terms AS t ON t.lexeme = l.lexeme
 """
 _POSTGRES_ALL = "c.tsv @@ to_tsquery('english', :match)"
 _POSTGRES_BOUND = (
     "c.id IN (SELECT id FROM kb_chunks WHERE tsv @@ to_tsquery('english', :filter) LIMIT :budget)"
-)
-_POSTGRES_DF = (
-    "(SELECT count(*) FROM (SELECT 1 FROM kb_chunks WHERE tsv @@ to_tsquery('english', :{name}) LIMIT :cap) AS s)"
 )
 
 
@@ -110,7 +131,7 @@ def _join(terms: list[str], dialect: str, op: str) -> str:
 
 
 class _FrequencyCache:
-    """Document frequencies per database and term, counted up to a limit, for a few minutes."""
+    """Document frequencies per database and term, counted up to a limit, for a few minutes (SQLite)."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], tuple[float, int, int]] = {}
@@ -132,18 +153,50 @@ class _FrequencyCache:
 _frequencies = _FrequencyCache()
 
 
-async def _document_frequencies(session: AsyncSession, terms: list[str], budget: int) -> dict[str, int]:
-    """Chunks holding each term, counted up to budget + 1 ("more than the budget")."""
-    bind = session.get_bind()
-    dialect, database = bind.dialect.name, str(bind.engine.url)
+@dataclass(frozen=True, slots=True)
+class _Statistics:
+    """What a search is planned and (on PostgreSQL) ranked with."""
+
+    frequencies: dict[str, int]  # chunks holding each query word; on SQLite counted only up to budget + 1
+    lexemes: list[str] = field(default_factory=list)  # PostgreSQL: the words' lexemes, with their BM25 idf
+    idf: list[float] = field(default_factory=list)
+    average_length: float = 1.0
+
+
+async def _statistics(session: AsyncSession, terms: list[str], budget: int) -> _Statistics:
+    if session.get_bind().dialect.name == "postgresql":
+        return await _postgres_statistics(session, terms)
+    return _Statistics(await _counted_frequencies(session, terms, budget))
+
+
+async def _postgres_statistics(session: AsyncSession, terms: list[str]) -> _Statistics:
+    """Exact frequencies from `kb_terms`, one round trip; idf as Lucene's BM25 (never negative)."""
+    rows = (await session.execute(text(_POSTGRES_STATISTICS), {"terms": terms})).all()
+    frequencies = dict.fromkeys(terms, 0)
+    chunks: dict[str, int] = {}
+    for row in rows:
+        frequencies[row.term] = max(frequencies[row.term], row.chunks)
+        if row.chunks:
+            chunks[row.lexeme] = row.chunks
+    total, total_length = (rows[0].total, rows[0].total_length) if rows else (0, 0)
+    return _Statistics(
+        frequencies,
+        lexemes=list(chunks),
+        idf=[math.log(1 + (total - n + 0.5) / (n + 0.5)) for n in chunks.values()],
+        average_length=max(total_length / total, 1.0) if total else 1.0,
+    )
+
+
+async def _counted_frequencies(session: AsyncSession, terms: list[str], budget: int) -> dict[str, int]:
+    """Chunks holding each term, counted up to budget + 1 ("more than the budget") in FTS5."""
+    database = str(session.get_bind().engine.url)
     limit = budget + 1
     out = {t: _frequencies.get((database, t), limit) for t in terms}
     unknown = [t for t, count in out.items() if count is None]
     if unknown:
         # One round trip for every word not counted recently.
-        template = _SQLITE_DF if dialect == "sqlite" else _POSTGRES_DF
-        sql = "SELECT " + ", ".join(template.format(name=f"t{i}") for i in range(len(unknown)))
-        params: dict[str, object] = {f"t{i}": _quote(t, dialect) for i, t in enumerate(unknown)}
+        sql = "SELECT " + ", ".join(_SQLITE_DF.format(name=f"t{i}") for i in range(len(unknown)))
+        params: dict[str, object] = {f"t{i}": _quote(t, "sqlite") for i, t in enumerate(unknown)}
         params["cap"] = limit
         row = (await session.execute(text(sql), params)).one()
         for term, count in zip(unknown, row, strict=True):
@@ -168,13 +221,9 @@ def _quorum(words: list[str], m: int, dialect: str) -> str:
     return (" OR " if dialect == "sqlite" else " | ").join(f"({g})" for g in groups)
 
 
-async def _plan(session: AsyncSession, terms: list[str], budget: int, top_k: int) -> tuple[Plan, list[str]]:
-    """The candidate filter and the words that occur at all.
-
-    The filter is None when every candidate fits the budget, ("or", rarest words) when those fit it and hold
-    at least `top_k` chunks, else ("bounded", "") for the coordination levels of the common words.
-    """
-    frequencies = await _document_frequencies(session, terms, budget)
+def _plan(frequencies: dict[str, int], terms: list[str], budget: int, top_k: int, dialect: str) -> Plan:
+    """The candidate filter: None when every candidate fits the budget, ("or", rarest words) when those fit it
+    and hold at least `top_k` chunks, else ("bounded", "") for the coordination levels of the common words."""
     present = [t for t in terms if frequencies[t] > 0]
     selective: list[str] = []
     total = 0
@@ -184,10 +233,10 @@ async def _plan(session: AsyncSession, terms: list[str], budget: int, top_k: int
         selective.append(term)
         total += frequencies[term]
     if len(selective) == len(present):
-        return None, present
+        return None
     if total >= top_k:
-        return ("or", _join(selective, session.get_bind().dialect.name, "or")), present
-    return ("bounded", ""), present
+        return ("or", _join(selective, dialect, "or"))
+    return ("bounded", "")
 
 
 async def search(
@@ -209,23 +258,29 @@ async def search(
         # Prepared statements switch to a generic plan after a few runs, and a generic plan calls to_tsquery()
         # for every candidate row; custom plans fold it into a constant (twice as fast here).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    plan, present = await _plan(session, terms, candidate_budget, top_k)
+    statistics = await _statistics(session, terms, candidate_budget)
+    plan = _plan(statistics.frequencies, terms, candidate_budget, top_k, dialect)
     if plan is None or plan[0] == "or":
-        return await _ranked(session, terms, plan, top_k, collection, candidate_budget)
+        return await _ranked(session, terms, statistics, plan, top_k, collection, candidate_budget)
     # Common words: chunks holding all of them first, then at least one fewer, and so on.
-    words = present[:_QUORUM_WORDS]
+    words = [t for t in terms if statistics.frequencies[t] > 0][:_QUORUM_WORDS]
     hits: list[SearchHit] = []
     for m in range(len(words), 0, -1):
-        hits = await _ranked(
-            session, terms, ("bounded", _quorum(words, m, dialect)), top_k, collection, candidate_budget
-        )
+        bounded = ("bounded", _quorum(words, m, dialect))
+        hits = await _ranked(session, terms, statistics, bounded, top_k, collection, candidate_budget)
         if len(hits) >= top_k:
             break
     return hits
 
 
 async def _ranked(
-    session: AsyncSession, terms: list[str], plan: Plan, top_k: int, collection: str | None, budget: int
+    session: AsyncSession,
+    terms: list[str],
+    statistics: _Statistics,
+    plan: Plan,
+    top_k: int,
+    collection: str | None,
+    budget: int,
 ) -> list[SearchHit]:
     dialect = session.get_bind().dialect.name
     everything = _join(terms, dialect, "or")
@@ -248,10 +303,9 @@ async def _ranked(
                     params["last"], bound = last, _SQLITE_BOUND
         sql = _SQLITE_SEARCH.format(collection=where, bound=bound)
     else:
-        params.update({f"t{i}": _quote(t, dialect) for i, t in enumerate(terms)})
-        coverage = " + ".join(f"(c.tsv @@ to_tsquery('english', :t{i}))::int" for i in range(len(terms)))
+        params.update(lexemes=statistics.lexemes, idf=statistics.idf, average_length=statistics.average_length)
         bound = _POSTGRES_ALL if plan is None else _POSTGRES_BOUND
-        sql = _POSTGRES_SEARCH.format(collection=where, coverage=coverage, candidates=bound)
+        sql = _POSTGRES_SEARCH.format(collection=where, candidates=bound)
     rows = await session.execute(text(sql), params)
     return [
         SearchHit(

@@ -16,10 +16,11 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from salesboost.sales.kb_chunking import parse_markdown
+
 Category = Literal["direct", "indirect", "potential"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
 
 
@@ -71,24 +72,20 @@ def normalize_name(name: str) -> str:
 
 
 def talking_points(markdown: str) -> list[str]:
-    """The bullets of the `## Talking points` section (continuation lines joined), in order."""
+    """The bullets of the `Talking points` section and its sub-sections (continuation lines joined), in order.
+
+    Battlecards are knowledge-base documents, so they are split into sections by the knowledge base's parser.
+    """
     points: list[str] = []
-    level: int | None = None
-    for line in markdown.splitlines():
-        heading = _HEADING.match(line)
-        if heading:
-            if level is not None and len(heading.group(1)) <= level:
-                break
-            if heading.group(2).strip().casefold() == "talking points":
-                level = len(heading.group(1))
+    for section in parse_markdown(markdown, fallback_title="").sections:
+        if not any(part.casefold() == "talking points" for part in section.heading.split(" > ")):
             continue
-        if level is None or not line.strip():
-            continue
-        bullet = _BULLET.match(line)
-        if bullet:
-            points.append(bullet.group(1).strip())
-        elif points and line.startswith((" ", "\t")):
-            points[-1] = f"{points[-1]} {line.strip()}"
+        for line in section.text.splitlines():
+            bullet = _BULLET.match(line)
+            if bullet:
+                points.append(bullet.group(1).strip())
+            elif points and line.strip() and line.startswith((" ", "\t")):
+                points[-1] = f"{points[-1]} {line.strip()}"
     return points
 
 

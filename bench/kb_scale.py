@@ -60,11 +60,15 @@ class Measured:
     empty: int
 
     @property
+    def percentiles(self) -> list[float]:
+        return statistics.quantiles(self.latencies_ms, n=100)
+
+    @property
     def p95(self) -> float:
-        return statistics.quantiles(self.latencies_ms, n=100)[94]
+        return self.percentiles[94]
 
     def line(self) -> str:
-        q = statistics.quantiles(self.latencies_ms, n=100)
+        q = self.percentiles
         p95 = q[94]
         verdict = "meets" if p95 <= GOAL_MS else "MISSES"
         return (

@@ -66,7 +66,6 @@ class EventBus:
         self.queue_size = queue_size
         self._by_session: dict[str, set[Subscription]] = {}
         self._everything: set[Subscription] = set()
-        self.subscriber_count = 0
 
     def subscribe(self, sessions: frozenset[str] | None = None) -> Subscription:
         """Events of these sessions (None: of every session, for an admin or the dashboard)."""
@@ -76,7 +75,6 @@ class EventBus:
         else:
             for session in sessions:
                 self._by_session.setdefault(session, set()).add(sub)
-        self.subscriber_count += 1
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -89,7 +87,10 @@ class EventBus:
                     subs.discard(sub)
                     if not subs:
                         del self._by_session[session]
-        self.subscriber_count -= 1
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._everything) + len({sub for subs in self._by_session.values() for sub in subs})
 
     def wants(self, session_id: str | None) -> bool:
         """Whether anybody listens to this session: lets the executor skip building events."""

@@ -28,9 +28,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from salesboost.assembly import create_backends
 from salesboost.config import load_settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_backends, upgrade
+from salesboost.store.db import upgrade
 from salesboost.tools.base import Tool, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import Permissions

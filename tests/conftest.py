@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from salesboost.assembly import create_backends
 from salesboost.config import Settings, load_settings
-from salesboost.store.db import create_backends, upgrade
+from salesboost.store.db import upgrade
 from salesboost.tools.base import ToolBackends
 
 POSTGRES_URL = os.environ.get("SALESBOOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")

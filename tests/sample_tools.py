@@ -14,9 +14,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import Field
 
+from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_backends
 from salesboost.tools.base import RateLimit, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError, TransientToolError
 from salesboost.tools.executor import ToolExecutor

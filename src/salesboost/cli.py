@@ -109,9 +109,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("seed")
 def db_seed() -> None:
     """Load the demo data under data/demo/ (idempotent: run it as often as you like)."""
-    from salesboost.store.seed import seed_all
+    from salesboost.assembly import seed_demo
 
-    for line in asyncio.run(seed_all(get_settings())):
+    for line in asyncio.run(seed_demo(get_settings())):
         typer.echo(line)
 
 

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from salesboost.api import create_app
+from salesboost.assembly import create_backends
 from salesboost.config import Settings, load_settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_backends
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry
 

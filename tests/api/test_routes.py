@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from conftest import KEYS, auth
 from salesboost.api import create_app, dashboard
+from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_backends
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry
 

@@ -12,9 +12,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from conftest import KEYS, auth
 from salesboost.api import create_app
+from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
-from salesboost.store.db import create_backends
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry
 

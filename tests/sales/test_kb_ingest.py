@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
+from salesboost.assembly import create_backends
 from salesboost.cli import app
 from salesboost.config import PROJECT_ROOT, get_settings, load_settings
 from salesboost.sales.kb_chunking import (
@@ -31,7 +32,6 @@ from salesboost.sales.kb_ingest import (
     seed_demo_knowledge,
 )
 from salesboost.sales.kb_search import search
-from salesboost.store.db import create_backends
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from salesboost.assembly import create_backends
 from salesboost.config import load_settings
 from salesboost.sales.kb_ingest import ingest_folder
-from salesboost.store.db import create_backends
 from salesboost.tools.base import ToolBackends
 
 pytestmark = pytest.mark.postgres

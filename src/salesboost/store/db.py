@@ -12,9 +12,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from salesboost.config import Settings
-from salesboost.tools.base import ToolBackends
-
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
 
@@ -47,11 +44,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
-
-def create_backends(settings: Settings) -> ToolBackends:
-    """The shared backends, chosen once from settings."""
-    engine = create_engine(settings.database_url)
-    return ToolBackends(settings=settings, session_factory=session_factory(engine), engine=engine)
 
 
 async def with_sessions(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:

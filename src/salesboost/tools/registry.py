@@ -145,8 +145,8 @@ class ToolRegistry:
 
 def build_default_registry(settings: Settings | None = None) -> ToolRegistry:
     """The eight sales tools, wired to the backends the settings choose."""
+    from salesboost.assembly import create_backends
     from salesboost.sales import DEFAULT_TOOLS
-    from salesboost.store.db import create_backends
 
     settings = settings or get_settings()
     registry = ToolRegistry(

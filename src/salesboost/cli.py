@@ -228,8 +228,8 @@ def _with_sessions(work: Any) -> Any:
 @sms_app.command("opt-out")
 def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked to get no more texts.")]) -> None:
     """Record an opt-out: sms_outreach refuses this number from now on (SMS_OPTED_OUT)."""
+    from salesboost.clock import utcnow
     from salesboost.sales.outreach import opt_out
-    from salesboost.tools.base import utcnow
 
     number = _e164(phone)
     added = _with_sessions(lambda sessions: opt_out(sessions, number, utcnow(), source="cli"))
@@ -252,8 +252,8 @@ def sms_inbound(
     body: Annotated[str, typer.Argument(help="What it said (STOP, START, ...).")],
 ) -> None:
     """Apply an inbound text: STOP and its synonyms opt the number out, START opts it back in."""
+    from salesboost.clock import utcnow
     from salesboost.sales.outreach import handle_inbound
-    from salesboost.tools.base import utcnow
 
     number = _e164(phone)
     outcome = _with_sessions(lambda sessions: handle_inbound(sessions, number, body, utcnow()))
@@ -266,8 +266,8 @@ def sms_status(
     status: Annotated[str, typer.Argument(help="delivered, failed, undelivered or sent.")],
 ) -> None:
     """Record a delivery status the provider reported for a message."""
+    from salesboost.clock import utcnow
     from salesboost.sales.outbox import record_delivery_status
-    from salesboost.tools.base import utcnow
 
     try:
         found = _with_sessions(lambda sessions: record_delivery_status(sessions, provider_message_id, status, utcnow()))

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.api.models import Activity, RecentCall, ToolActivity
+from salesboost.clock import iso_stamp, utcnow
 from salesboost.store.audit import ToolAuditRecord as A
 
 RECENT_LIMIT = 50
-
-
-def _stamp(moment: datetime) -> str:
-    """UTC with milliseconds and `Z` (SQLite hands back naive datetimes; they were written as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _p95(session: AsyncSession, tool: str, since: datetime, calls: int) -> float | None:
@@ -50,7 +44,7 @@ async def read_activity(
     now: datetime | None = None,
 ) -> Activity:
     """Rates of `tools` over the window; the latest calls of `sessions` (None: of everybody)."""
-    since = (now or datetime.now(UTC)) - timedelta(seconds=window_seconds)
+    since = (now or utcnow()) - timedelta(seconds=window_seconds)
     counts = await session.execute(
         select(
             A.tool,
@@ -85,7 +79,7 @@ async def read_activity(
         for record in (await session.scalars(query)).all():
             recent.append(
                 RecentCall(
-                    timestamp=_stamp(record.created_at),
+                    timestamp=iso_stamp(record.created_at),
                     tool=record.tool,
                     caller_role=record.caller_role,
                     status="completed" if record.status == "completed" else "failed",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -25,6 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from salesboost.api.auth import ApiKey
 from salesboost.api.service import Service, service_of
+from salesboost.clock import iso_stamp
 from salesboost.tools.events import Subscription
 
 SUBPROTOCOL = "salesboost.v1"
@@ -43,10 +43,6 @@ class _Refused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-def _timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _subprotocols(websocket: WebSocket) -> tuple[str | None, str | None]:
@@ -93,7 +89,7 @@ async def _pump(websocket: WebSocket, sub: Subscription, heartbeat: float) -> No
         with anyio.move_on_after(heartbeat):
             event = await sub.get()
         if event is None:
-            await websocket.send_json({"event": "heartbeat", "timestamp": _timestamp()})
+            await websocket.send_json({"event": "heartbeat", "timestamp": iso_stamp()})
             continue
         if sub.dropped:
             await websocket.close(CLOSE_TOO_SLOW, "too slow: your event queue filled up")
@@ -130,7 +126,7 @@ async def chat(websocket: WebSocket) -> None:
     try:
         await websocket.send_json(
             {"event": "subscribed", "session_id": session_id, "role": key.role,
-             "heartbeat_seconds": settings.ws_heartbeat_seconds, "timestamp": _timestamp()}
+             "heartbeat_seconds": settings.ws_heartbeat_seconds, "timestamp": iso_stamp()}
         )
         async with anyio.create_task_group() as group:
 

@@ -17,9 +17,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesboost.clock import as_utc
 from salesboost.sales.phones import InvalidPhoneError, to_e164
 from salesboost.store.customers import STAGES, Customer, CustomerCount
-from salesboost.store.times import as_utc
 from salesboost.tools.errors import ToolInputError
 
 ID_PREFIX = "CUST"

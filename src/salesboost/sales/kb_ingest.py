@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from salesboost.clock import utcnow
 from salesboost.config import DATA_DIR
 from salesboost.sales.kb_chunking import (
     DEFAULT_MAX_CHARS,
@@ -30,7 +31,7 @@ from salesboost.sales.kb_chunking import (
 )
 from salesboost.sales.kb_search import refresh_statistics
 from salesboost.store.knowledge import KbChunk, KbDocument
-from salesboost.tools.base import ToolBackends, utcnow
+from salesboost.tools.base import ToolBackends
 
 COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Cache tag of knowledge_retriever results: ingesting drops them.

@@ -21,11 +21,11 @@ import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from salesboost.clock import utcnow
 from salesboost.config import Settings
 from salesboost.masking import mask
 from salesboost.sales.outreach import is_opted_out
 from salesboost.store.sms import SmsMessage
-from salesboost.tools.base import utcnow
 
 log = logging.getLogger(__name__)
 

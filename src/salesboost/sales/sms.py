@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from salesboost.clock import as_utc
 from salesboost.config import Settings, SettingsError
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance import ComplianceEngine
@@ -28,7 +29,6 @@ from salesboost.sales.phones import InvalidPhoneError, to_e164
 from salesboost.sales.segments import count_segments
 from salesboost.store.customers import Customer
 from salesboost.store.sms import SmsMessage
-from salesboost.store.times import as_utc
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from salesboost.clock import iso_stamp
 from salesboost.tools.running import step
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,7 @@ EVENT_NAME = "tool_status"
 
 def status_event(data: dict[str, Any]) -> dict[str, Any]:
     """The full event around a data dict, stamped now (UTC, milliseconds, `Z`)."""
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"event": EVENT_NAME, "data": data, "timestamp": stamp}
+    return {"event": EVENT_NAME, "data": data, "timestamp": iso_stamp()}
 
 
 class Subscription:

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import Field
 
-from salesboost.assembly import create_backends
+from salesboost.assembly import create_backends, executor_parts
 from salesboost.config import Settings
 from salesboost.observability.metrics import ToolMetrics
 from salesboost.tools.base import RateLimit, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
@@ -242,14 +242,23 @@ async def sqlite_backends(settings: Settings) -> AsyncIterator[ToolBackends]:
 MakeExecutor = Callable[..., ToolExecutor]
 
 
+def private_executor(
+    registry: ToolRegistry, *, require_idempotency_key: bool = False, clock: Callable[[], float] = time.monotonic
+) -> ToolExecutor:
+    """An executor assembled as the service's is, with metrics of its own (so tests do not add up)."""
+    parts = executor_parts(registry, metrics=ToolMetrics(CollectorRegistry()), clock=clock)
+    return ToolExecutor(registry, parts=parts, require_idempotency_key=require_idempotency_key)
+
+
 @pytest.fixture
 async def make_executor(sqlite_backends: ToolBackends) -> AsyncIterator[MakeExecutor]:
-    """Executors over the test tools, with settings overridden by keyword; closed after the test."""
+    """Executors over the test tools, with settings overridden by keyword (and a `clock` for the limits and
+    breakers); closed after the test."""
     made: list[ToolExecutor] = []
 
-    def make(**overrides: object) -> ToolExecutor:
+    def make(clock: Callable[[], float] = time.monotonic, **overrides: object) -> ToolExecutor:
         sqlite_backends.settings = sqlite_backends.settings.model_copy(update=overrides)
-        ex = ToolExecutor(registry=make_registry(sqlite_backends), metrics=ToolMetrics(CollectorRegistry()))
+        ex = private_executor(make_registry(sqlite_backends), clock=clock)
         made.append(ex)
         return ex
 

@@ -1,17 +1,147 @@
-"""The composition root: the one place that builds the runtime's parts from settings."""
+"""The composition root: the one place that builds the runtime's parts from settings.
+
+`build_runtime(settings)` opens the backends, registers the eight tools, builds the executor's parts (cache,
+metrics, status events, limiter, breakers, retry policy, bandit, audit writer and the recorders, in their
+order) and the executor, and wires the cache invalidation once. The service, the CLI, the benchmarks and the
+tests' harnesses start here; `build_default_registry()` and `ToolExecutor(registry)` are doors into the same
+functions (the installed package names this module as its `salesboost.composition_root` entry point).
+"""
 
 from __future__ import annotations
 
-from salesboost.config import Settings
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from salesboost.config import Settings, get_settings
+from salesboost.observability.audit import AuditWriter
+from salesboost.observability.metrics import ToolMetrics, default_metrics
+from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
-from salesboost.store.db import create_engine, session_factory
+from salesboost.store.db import create_engine, ensure_migrated, session_factory
 from salesboost.tools.base import ToolBackends
+from salesboost.tools.cache import ToolCache
+from salesboost.tools.circuit import Breakers
+from salesboost.tools.events import CallbackRunner, EventBus, StatusEvents
+from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.parts import ExecutorParts
+from salesboost.tools.permissions import load_permissions
+from salesboost.tools.ratelimit import RateLimiter
+from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder
+from salesboost.tools.registry import ToolRegistry
+from salesboost.tools.retry import ToolRetryPolicy
+from salesboost.tools.selection import EpsilonGreedyBandit
 
 
 def create_backends(settings: Settings) -> ToolBackends:
     """The shared backends, chosen once from settings."""
     engine = create_engine(settings.database_url)
     return ToolBackends(settings=settings, session_factory=session_factory(engine), engine=engine)
+
+
+def check_database(settings: Settings) -> None:
+    """Migrate the embedded SQLite file on first use; refuse any other database that is not migrated
+    (`DatabaseNotMigratedError`). Runs in a thread of its own, so it works inside a running event loop too."""
+    with ThreadPoolExecutor(1, thread_name_prefix="salesboost-migrate") as thread:
+        thread.submit(ensure_migrated, settings.database_url).result()
+
+
+def build_registry(settings: Settings, backends: ToolBackends | None = None) -> ToolRegistry:
+    """The eight sales tools with the role matrix of the permissions file, on a checked database."""
+    if backends is None:
+        check_database(settings)
+        backends = create_backends(settings)
+    registry = ToolRegistry(permissions=load_permissions(settings.permissions_file), backends=backends)
+    for build in DEFAULT_TOOLS:
+        registry.register(build(backends))
+    return registry
+
+
+def executor_parts(
+    registry: ToolRegistry,
+    *,
+    metrics: ToolMetrics | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    close_backends: bool = True,
+) -> ExecutorParts:
+    """What an executor over this registry works with, from its backends' settings; `clock` (monotonic
+    seconds) drives the rate limits and breakers.
+
+    The cache becomes the one the registry's tools invalidate (a CRM write drops that customer's profile).
+    With `close_backends`, closing the executor closes the registry's database too: that is what
+    `ToolExecutor(registry=build_default_registry())` users rely on, having no other handle on it.
+    """
+    backends = registry.backends
+    settings = backends.settings
+    cache = ToolCache(
+        settings.cache_max_entries,
+        lru_enabled=settings.cache_lru_enabled,
+        access_tracking=settings.cache_access_tracking,
+    )
+    backends.invalidate = cache.invalidate_tag
+    metrics = metrics if metrics is not None else default_metrics()
+    metrics.watch_cache(cache)
+    events = StatusEvents(EventBus(settings.event_queue_size), CallbackRunner(settings.callback_timeout))
+    breakers = Breakers(settings.circuit_failure_threshold, settings.circuit_reset_seconds, clock)
+    bandit = EpsilonGreedyBandit(settings.bandit_epsilon)
+    audit = None
+    if settings.audit_enabled and backends.session_factory is not None:
+        audit = AuditWriter(
+            backends.session_factory,
+            flush_interval=settings.audit_flush_interval,
+            batch_size=settings.audit_batch_size,
+            max_pending=settings.audit_max_pending,
+        )
+    recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]
+    if audit is not None:
+        recorders.append(AuditRecorder(audit))
+    if settings.bandit_enabled:
+        recorders.append(bandit.record)
+    recorders.append(events.record)  # last: a listener sees the call once everything else has recorded it
+    return ExecutorParts(
+        settings=settings,
+        cache=cache,
+        metrics=metrics,
+        events=events,
+        limiter=RateLimiter(clock) if settings.rate_limit_enabled else None,
+        breakers=breakers,
+        retry=ToolRetryPolicy.from_settings(settings),
+        bandit=bandit,
+        threads=ThreadPoolExecutor(settings.sync_tool_threads, thread_name_prefix="salesboost-tool"),
+        audit=audit,
+        recorders=tuple(recorders),
+        closers=(backends.aclose,) if close_backends else (),
+    )
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything `build_runtime` opened; `aclose()` closes it, the executor first (it flushes the audit)."""
+
+    settings: Settings
+    backends: ToolBackends
+    registry: ToolRegistry
+    executor: ToolExecutor
+
+    async def aclose(self) -> None:
+        await self.executor.aclose()
+        await self.backends.aclose()
+
+
+def build_runtime(
+    settings: Settings | None = None,
+    *,
+    registry: ToolRegistry | None = None,
+    metrics: ToolMetrics | None = None,
+    require_idempotency_key: bool = False,
+) -> Runtime:
+    """The runtime over the configured backends: the eight tools, or the tools of a given `registry` (whose
+    backends the runtime then owns). `require_idempotency_key` is on for the service and MCP."""
+    registry = registry or build_registry(settings or get_settings())
+    parts = executor_parts(registry, metrics=metrics, close_backends=False)
+    executor = ToolExecutor(registry, parts=parts, require_idempotency_key=require_idempotency_key)
+    return Runtime(registry.backends.settings, registry.backends, registry, executor)
 
 
 async def seed_demo(settings: Settings) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +22,28 @@ app.add_typer(db_app, name="db")
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(2)
+
+
+@contextmanager
+def _migrated() -> Iterator[None]:
+    """A database that is not migrated (the SQLite default is, on first use) is one line naming the fix, and
+    exit 2: never a traceback."""
+    from salesboost.store.db import DatabaseNotMigratedError
+
+    try:
+        yield
+    except DatabaseNotMigratedError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _checked_database() -> str:
+    """The configured database URL, checked as `_migrated` says (for commands that open sessions directly)."""
+    from salesboost.assembly import check_database
+
+    settings = get_settings()
+    with _migrated():
+        check_database(settings)
+    return settings.database_url
 
 
 @app.callback()
@@ -40,10 +64,11 @@ def tools_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the tools with their JSON schemas.")] = False,
 ) -> None:
     """List the registered tools."""
-    from salesboost.tools.registry import build_default_registry
+    from salesboost.assembly import build_registry
     from salesboost.tools.schema import tool_schema
 
-    registry = build_default_registry()
+    with _migrated():
+        registry = build_registry(get_settings())
     if role is not None and role not in registry.roles:
         raise _fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(registry.roles))}")
     entries = registry.list_for_role(role)
@@ -72,23 +97,23 @@ def call(
         raise _fail(f"payload is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _fail("payload must be a JSON object")
-    ok = asyncio.run(_call(name, data, role, session_id, idempotency_key))
+    with _migrated():
+        ok = asyncio.run(_call(name, data, role, session_id, idempotency_key))
     raise typer.Exit(0 if ok else 1)
 
 
 async def _call(
     name: str, payload: dict[str, Any], role: str, session_id: str | None, idempotency_key: str | None
 ) -> bool:
-    from salesboost.tools.executor import ToolExecutor
-    from salesboost.tools.registry import build_default_registry
+    from salesboost.assembly import build_runtime
 
-    executor = ToolExecutor(registry=build_default_registry())
+    runtime = build_runtime()
     try:
-        result = await executor.execute(
+        result = await runtime.executor.execute(
             name, payload, role, session_id=session_id, idempotency_key=idempotency_key
         )
     finally:
-        await executor.aclose()
+        await runtime.aclose()
     typer.echo(result.model_dump_json(indent=2))
     return result.ok
 
@@ -99,11 +124,11 @@ async def _call(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the Alembic migrations to the configured database."""
-    from salesboost.store.db import upgrade
+    from salesboost.store.db import safe_url, upgrade
 
     url = get_settings().database_url
     upgrade(url, revision)
-    typer.echo(f"database at {revision}: {_safe_url(url)}")
+    typer.echo(f"database at {revision}: {safe_url(url)}")
 
 
 @db_app.command("seed")
@@ -111,14 +136,10 @@ def db_seed() -> None:
     """Load the demo data under data/demo/ (idempotent: run it as often as you like)."""
     from salesboost.assembly import seed_demo
 
+    _checked_database()
     for line in asyncio.run(seed_demo(get_settings())):
         typer.echo(line)
 
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 # --- knowledge base -----------------------------------------------------------------------------------
@@ -142,6 +163,7 @@ def kb_ingest(
     from salesboost.store.db import with_sessions
 
     folder = Path(path)
+    url = _checked_database()
     try:
         check_collection(collection)
         total = len(discover(folder))
@@ -152,7 +174,7 @@ def kb_ingest(
         with Progress(transient=True) as progress:
             task = progress.add_task(f"ingesting into {collection!r}", total=total)
             report = await with_sessions(
-                get_settings().database_url,
+                url,
                 lambda sessions: ingest_folder(
                     sessions, folder, collection, prune=prune, on_file=lambda _: progress.advance(task)
                 ),
@@ -170,7 +192,7 @@ def kb_stats() -> None:
     from salesboost.sales.kb_ingest import collection_stats
     from salesboost.store.db import with_sessions
 
-    rows = asyncio.run(with_sessions(get_settings().database_url, collection_stats))
+    rows = asyncio.run(with_sessions(_checked_database(), collection_stats))
     if not rows:
         typer.echo("the knowledge base is empty: run `salesboost kb ingest PATH`")
         return
@@ -222,7 +244,7 @@ def _with_sessions(work: Any) -> Any:
     """Run `work(sessions)` against the configured database and close it afterwards."""
     from salesboost.store.db import with_sessions
 
-    return asyncio.run(with_sessions(get_settings().database_url, work))
+    return asyncio.run(with_sessions(_checked_database(), work))
 
 
 @sms_app.command("opt-out")

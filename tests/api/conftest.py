@@ -12,15 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from salesboost.api import create_app
 from salesboost.assembly import create_backends
 from salesboost.config import Settings, load_settings
-from salesboost.observability.metrics import ToolMetrics
 from salesboost.tools.executor import ToolExecutor
-from sample_tools import make_registry
+from sample_tools import make_registry, private_executor
 
 SAMPLE_ROLES = ("coach", "npc", "admin")
 ROLES = ("coach", "npc", "evaluator", "sdr", "admin")
@@ -48,7 +46,7 @@ def sample_settings(sqlite_url: str) -> Settings:
 def sample_executor(sample_settings: Settings) -> ToolExecutor:
     """The test tools on a fresh SQLite database; private metrics, so /metrics shows only real tools."""
     registry = make_registry(create_backends(sample_settings))
-    return ToolExecutor(registry=registry, settings=sample_settings, metrics=ToolMetrics(CollectorRegistry()))
+    return private_executor(registry, require_idempotency_key=True)
 
 
 @pytest.fixture

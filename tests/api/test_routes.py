@@ -7,16 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from conftest import KEYS, auth
 from salesboost.api import create_app, dashboard
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
-from salesboost.observability.metrics import ToolMetrics
 from salesboost.tools.executor import ToolExecutor
-from sample_tools import make_registry
+from sample_tools import make_registry, private_executor
 
 EXECUTE = "/api/v1/tools/execute"
 BATCH = "/api/v1/tools/execute-batch"
@@ -288,7 +286,7 @@ async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_s
         update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
     )
     registry = make_registry(create_backends(settings))
-    executor = ToolExecutor(registry=registry, settings=settings, metrics=ToolMetrics(CollectorRegistry()))
+    executor = private_executor(registry, require_idempotency_key=True)
     app = create_app(settings, executor=executor)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
@@ -14,9 +13,7 @@ from conftest import KEYS, auth
 from salesboost.api import create_app
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
-from salesboost.observability.metrics import ToolMetrics
-from salesboost.tools.executor import ToolExecutor
-from sample_tools import make_registry
+from sample_tools import make_registry, private_executor
 
 EXECUTE = "/api/v1/tools/execute"
 
@@ -210,7 +207,7 @@ def small_queue_client(sample_settings: Settings) -> Iterator[TestClient]:
     """An app whose subscribers may fall at most 3 events behind."""
     settings = sample_settings.model_copy(update={"event_queue_size": 3})
     registry = make_registry(create_backends(settings))
-    executor = ToolExecutor(registry=registry, settings=settings, metrics=ToolMetrics(CollectorRegistry()))
+    executor = private_executor(registry, require_idempotency_key=True)
     with TestClient(create_app(settings, executor=executor)) as client:
         yield client
         client.portal.call(executor.aclose)

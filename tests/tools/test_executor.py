@@ -275,15 +275,18 @@ async def test_execute_many_keeps_order_and_bounds_concurrency(executor: ToolExe
 
 
 async def test_circuit_opens_after_repeated_crashes(make_executor: Any) -> None:
-    ex = make_executor(circuit_failure_threshold=2, circuit_reset_seconds=0.05)
+    now = [100.0]
+    ex = make_executor(clock=lambda: now[0], circuit_failure_threshold=2, circuit_reset_seconds=30)
     for _ in range(2):
         assert (await ex.execute("flaky", {"failures": 100, "kind": "value"}, "coach")).error is not None
     assert ex.circuit_state("flaky") == "open"
     refused = await ex.execute("flaky", {"failures": 0}, "coach")
     assert refused.error is not None
     assert refused.error.code == "TOOL_CIRCUIT_OPEN"
-    assert refused.error.details["retry_after"] > 0
-    await asyncio.sleep(0.06)
+    assert refused.error.details["retry_after"] == 30
+    now[0] += 29.9
+    assert ex.circuit_state("flaky") == "open"
+    now[0] += 0.1
     assert ex.circuit_state("flaky") == "half_open"
     trial = await ex.execute("flaky", {"failures": 0}, "coach")
     assert trial.ok

@@ -10,6 +10,7 @@ from salesboost.tools.errors import (
     ToolNotFoundError,
     ToolPermissionError,
     TransientToolError,
+    is_transient,
 )
 from salesboost.tools.retry import ToolRetryPolicy
 
@@ -41,4 +42,4 @@ def test_no_jitter_is_exact() -> None:
     ],
 )
 def test_retryable(exc: BaseException, retryable: bool) -> None:
-    assert ToolRetryPolicy.is_retryable(exc) is retryable
+    assert is_transient(exc) is retryable

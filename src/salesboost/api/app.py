@@ -1,8 +1,8 @@
 """The FastAPI app factory: `create_app(settings)`, or `uvicorn --factory salesboost.api.app:create_app`.
 
-The keys are read when the app is created (a bad key source fails at once, naming the variable); the registry
-and the executor are built at start-up (the lifespan) unless an executor is given, and an executor built here
-is closed at shutdown (flushing the audit trail). A given executor stays its owner's to close.
+The keys are read when the app is created (a bad key source fails at once, naming the variable); the runtime
+is built by the composition root at start-up (the lifespan) unless an executor is given, and a runtime built
+here is closed at shutdown (flushing the audit trail). A given executor stays its owner's to close.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from salesboost.api.errors import ApiError, handle_api_error, handle_http_error,
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
+from salesboost.assembly import build_runtime
 from salesboost.config import Settings, get_settings
 from salesboost.tools.executor import ToolExecutor
 
@@ -61,22 +62,23 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from salesboost.tools.registry import build_default_registry
-
-        own = executor is None
-        runtime = executor or ToolExecutor(registry=build_default_registry(settings), settings=settings)
+        if executor is None:
+            runtime = build_runtime(settings, require_idempotency_key=True)
+            serving = runtime.executor
+        else:
+            runtime, serving = None, executor
         try:
-            keys.check_roles(runtime.registry.roles)
+            keys.check_roles(serving.registry.roles)
             if not keys.keys:
                 log.warning(
                     "no API keys configured (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE): every request "
                     "except /healthz and /readyz will be refused"
                 )
-            app.state.service = Service(settings, runtime, keys, SessionOwners(settings.api_max_sessions))
-            async with sms_dispatcher(settings, runtime):
+            app.state.service = Service(settings, serving, keys, SessionOwners(settings.api_max_sessions))
+            async with sms_dispatcher(settings, serving):
                 yield
         finally:
-            if own:
+            if runtime is not None:
                 await runtime.aclose()
 
     app = FastAPI(

@@ -19,7 +19,6 @@ from starlette.responses import Response
 from salesboost.tools import errors as codes
 from salesboost.tools.result import ToolErrorInfo, ToolResult
 
-IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
 SESSION_FORBIDDEN = "SESSION_FORBIDDEN"
 REQUEST_INVALID = "REQUEST_INVALID"
 NOT_FOUND = "NOT_FOUND"
@@ -34,7 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     codes.TOOL_TIMEOUT: 504,
     codes.TOOL_CIRCUIT_OPEN: 503,
     codes.TOOL_EXECUTION_FAILED: 502,
-    IDEMPOTENCY_KEY_REQUIRED: 428,
+    codes.IDEMPOTENCY_KEY_REQUIRED: 428,
     SESSION_FORBIDDEN: 403,
 }
 _RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN})
@@ -99,13 +98,8 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     """A bad query or path parameter: 422 with the field path of each error, like a tool's bad input."""
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": str(err.get("msg", "")),
-         "type": str(err.get("type", ""))}
-        for err in exc.errors()
-    ]
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-    body = ErrorBody(error=error_info(REQUEST_INVALID, f"invalid request: {summary}", {"errors": errors}))
+    errors = codes.field_errors(exc.errors())
+    body = ErrorBody(error=error_info(REQUEST_INVALID, f"invalid request: {codes.summary(errors)}", {"errors": errors}))
     return json_response(body, 422)
 
 

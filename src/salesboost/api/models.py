@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from salesboost.tools.idempotency import IdempotencyKey
 from salesboost.tools.result import ToolResult
 
 MAX_BATCH_CALLS = 50
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
@@ -128,34 +128,6 @@ class BanditStats(BaseModel):
     enabled: bool = Field(description="TOOL_BANDIT_ENABLED: whether select_tool uses the bandit.")
     epsilon: float
     arms: dict[str, BanditArm]
-
-
-class ToolActivity(BaseModel):
-    tool: str
-    calls: int
-    errors: int
-    error_rate: float
-    p95_latency_ms: float | None
-    calls_per_minute: float
-    cache_hit_rate: float | None = Field(description="Share of calls the cache answered; null if uncached.")
-
-
-class RecentCall(BaseModel):
-    timestamp: str = Field(description="UTC, ISO 8601 with milliseconds and Z.")
-    tool: str
-    caller_role: str
-    status: Literal["completed", "failed"]
-    latency_ms: float
-    cached: bool
-    error_code: str | None
-    tool_call_id: str
-    session_id: str | None
-
-
-class Activity(BaseModel):
-    window_seconds: int
-    tools: list[ToolActivity]
-    recent: list[RecentCall] = Field(description="Latest calls, newest first: all (admin) or your sessions'.")
 
 
 class Health(BaseModel):

@@ -11,19 +11,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from salesboost.api.activity import read_activity
 from salesboost.api.auth import SECURITY, ApiKey, Caller, authenticate
 from salesboost.api.errors import (
-    IDEMPOTENCY_KEY_REQUIRED,
     REQUEST_INVALID,
     SESSION_FORBIDDEN,
+    STATUS_BY_CODE,
     ApiError,
     ErrorBody,
     error_info,
@@ -31,7 +29,6 @@ from salesboost.api.errors import (
     status_for,
 )
 from salesboost.api.models import (
-    Activity,
     BanditStats,
     BatchRequest,
     BatchResponse,
@@ -42,9 +39,11 @@ from salesboost.api.models import (
 )
 from salesboost.api.service import Service, service_of
 from salesboost.masking import mask
+from salesboost.observability.activity import Activity, read_activity
 from salesboost.tools import errors as codes
-from salesboost.tools.registry import RegisteredTool
-from salesboost.tools.result import ToolResult
+from salesboost.tools.errors import ToolError, field_errors, summary
+from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
+from salesboost.tools.result import ToolResult, envelope
 
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
@@ -53,8 +52,6 @@ _LONE_SURROGATE = re.compile(
     rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
-IDEMPOTENCY_KEY_MAX = 200
-
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No or bad credentials (with `WWW-Authenticate`)."}
 }
@@ -89,7 +86,9 @@ EXECUTE_OPENAPI: dict[str, Any] = {
             "in": "header",
             "required": False,
             "description": "Required for side-effecting calls: a retry with the same key does the work once.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+            "schema": {
+                "type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": IDEMPOTENCY_KEY_PATTERN,
+            },
         }
     ],
 }
@@ -102,11 +101,8 @@ def _rejected(
     role: str, code: str, message: str, details: dict[str, Any] | None = None, **known: Any
 ) -> ToolResult:
     """The envelope of a call refused before it reached the executor."""
-    return ToolResult(
-        ok=False,
-        tool=str(known.get("tool") or ""),
-        tool_call_id=str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"),
-        caller_role=role,
+    return envelope(
+        str(known.get("tool") or ""), str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"), role,
         error=error_info(code, message, details),
     )
 
@@ -122,12 +118,8 @@ def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, 
         problems = exc.errors(include_url=False, include_input=False)
         if any(p["type"] == "json_invalid" for p in problems):
             return 400, "the request body is not valid JSON", {}
-        errors = [
-            {"field": ".".join(str(p) for p in ("body", *e["loc"])), "message": e["msg"], "type": e["type"]}
-            for e in problems
-        ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return 422, f"invalid request: {summary}", {"errors": errors}
+        errors = field_errors(problems, ("body",))
+        return 422, f"invalid request: {summary(errors)}", {"errors": errors}
 
 
 def _known_fields(raw: bytes) -> dict[str, Any]:
@@ -139,18 +131,6 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: v for k in ("tool", "tool_call_id") if isinstance(v := data.get(k), str) and v.isprintable()}
-
-
-def requires_idempotency_key(entry: RegisteredTool | None, payload: Mapping[str, Any], role: str) -> bool:
-    """Whether this would be a side-effecting call the caller may make (other refusals are the executor's)."""
-    if entry is None or not entry.enabled or not entry.allows(role):
-        return False
-    policy = entry.policy
-    if policy.action_field is None:
-        return not policy.read_only
-    field = entry.input_model.model_fields.get(policy.action_field)
-    action = payload.get(policy.action_field, field.default if field is not None else None)
-    return isinstance(action, str) and action in policy.write_actions and entry.action_allows(action, role)
 
 
 def _claim(svc: Service, session_id: str | None, key: ApiKey) -> bool:
@@ -178,37 +158,20 @@ async def execute(request: Request) -> Response:
     body = _parse(ExecuteRequest, raw)
     if not isinstance(body, ExecuteRequest):
         status, message, details = body
-        envelope = _rejected(caller.role, codes.TOOL_INPUT_INVALID, message, details, **_known_fields(raw))
-        return json_response(envelope, status)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_MAX:
-        envelope = _rejected(
-            caller.role, codes.TOOL_INPUT_INVALID,
-            f"Idempotency-Key must have 1 to {IDEMPOTENCY_KEY_MAX} characters",
-            tool=body.tool, tool_call_id=body.tool_call_id,
-        )
-        return json_response(envelope, 422)
+        refused = _rejected(caller.role, codes.TOOL_INPUT_INVALID, message, details, **_known_fields(raw))
+        return json_response(refused, status)
     if not _claim(svc, body.session_id, caller):
-        envelope = _rejected(
+        refused = _rejected(
             caller.role, SESSION_FORBIDDEN, _session_refusal(body.session_id),
             tool=body.tool, tool_call_id=body.tool_call_id,
         )
-        return json_response(envelope, 403)
-    executor = svc.executor
-    if idempotency_key is None and requires_idempotency_key(
-        executor.registry.lookup(body.tool), body.payload, caller.role
-    ):
-        envelope = _rejected(
-            caller.role, IDEMPOTENCY_KEY_REQUIRED,
-            f"{body.tool} changes data here: send an Idempotency-Key header so a retry does it only once",
-            tool=body.tool, tool_call_id=body.tool_call_id,
-        )
-        return json_response(envelope, 428)
-    envelope = await executor.execute(
+        return json_response(refused, 403)
+    result = await svc.executor.execute(
         body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
         session_id=body.session_id, caller_id=caller.id,
     )
-    status, headers = status_for(envelope)
-    return json_response(envelope, status, headers)
+    status, headers = status_for(result)
+    return json_response(result, status, headers)
 
 
 @router.post(
@@ -229,28 +192,12 @@ async def execute_batch(request: Request) -> Response:
         raise ApiError(status, REQUEST_INVALID, message, details=details)
     if not _claim(svc, body.session_id, caller):
         raise ApiError(403, SESSION_FORBIDDEN, _session_refusal(body.session_id))
-    executor = svc.executor
-    results: list[ToolResult | None] = [None] * len(body.calls)
-    runnable: list[int] = []
-    for i, call in enumerate(body.calls):
-        if call.idempotency_key is None and requires_idempotency_key(
-            executor.registry.lookup(call.tool), call.payload, caller.role
-        ):
-            results[i] = _rejected(
-                caller.role, IDEMPOTENCY_KEY_REQUIRED, f"{call.tool} changes data here: give this call an "
-                "idempotency_key", tool=call.tool, tool_call_id=call.tool_call_id,
-            )
-        else:
-            runnable.append(i)
-    done = await executor.execute_many(
-        [body.calls[i].model_dump(exclude_none=True) for i in runnable], caller.role,
+    results = await svc.executor.execute_many(
+        [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
         max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id,
     )
-    for i, envelope in zip(runnable, done, strict=True):
-        results[i] = envelope
-    final = [r for r in results if r is not None]
-    succeeded = sum(r.ok for r in final)
-    return json_response(BatchResponse(results=final, succeeded=succeeded, failed=len(final) - succeeded))
+    succeeded = sum(r.ok for r in results)
+    return json_response(BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded))
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -283,7 +230,7 @@ async def cache_stats(
 async def bandit_stats(request: Request, caller: Caller) -> Response:
     executor = service_of(request).executor
     stats = executor.bandit.get_statistics()
-    return json_response(BanditStats.model_validate({**stats, "enabled": executor.bandit_enabled}))
+    return json_response(BanditStats.model_validate({**stats, "enabled": executor.settings.bandit_enabled}))
 
 
 @router.get(
@@ -325,11 +272,8 @@ async def activity(
 )
 async def get_tool(request: Request, caller: Caller, name: str) -> Response:
     svc = service_of(request)
-    entry = svc.executor.registry.lookup(name)
-    if entry is None:
-        raise ApiError(404, codes.TOOL_NOT_FOUND, f"no tool named {name!r}")
-    if not entry.enabled:
-        raise ApiError(409, codes.TOOL_DISABLED, f"tool {name!r} is disabled")
-    if not entry.allows(caller.role):
-        raise ApiError(403, codes.TOOL_FORBIDDEN, f"role {caller.role!r} may not call {name}")
+    try:
+        entry = svc.executor.describe(name, caller.role)
+    except ToolError as exc:
+        raise ApiError(STATUS_BY_CODE[exc.code], exc.code, exc.message, details=exc.details) from None
     return json_response(ToolDescription.model_validate(svc.schema_of(entry)))

@@ -4,13 +4,16 @@ The executor counts into plain numbers held per (tool, role) — an increment is
 observation a bisect — and `ToolMetrics` is a prometheus_client collector that turns them into metric
 families when `/metrics` is scraped. prometheus_client's own `Counter.labels().inc()` takes a lock and
 costs about a microsecond; this keeps the whole record step under one. All counting happens on the event
-loop's thread.
+loop's thread. Cache hits and misses are counted once, by the cache; the collector reads them from the caches
+it watches.
 """
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -22,14 +25,18 @@ STATUS_ERROR = "error"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-class ToolStats:
-    """The counts of one tool, whatever the role (cache operations, errors, retries)."""
+class CacheCounts(Protocol):
+    """A cache that counts its lookups: per tool, [hits, misses] (`tools.cache.ToolCache`)."""
 
-    __slots__ = ("cache_hits", "cache_misses", "errors", "retries")
+    def lookups(self) -> Mapping[str, Sequence[int]]: ...
+
+
+class ToolStats:
+    """The counts of one tool, whatever the role (errors, retries)."""
+
+    __slots__ = ("errors", "retries")
 
     def __init__(self) -> None:
-        self.cache_hits = 0
-        self.cache_misses = 0
         self.errors: dict[str, int] = {}
         self.retries: dict[int, int] = {}
 
@@ -63,12 +70,6 @@ class BoundToolMetrics:
         retries = self.tool_stats.retries
         retries[attempt_number] = retries.get(attempt_number, 0) + 1
 
-    def cache_hit(self) -> None:
-        self.tool_stats.cache_hits += 1
-
-    def cache_miss(self) -> None:
-        self.tool_stats.cache_misses += 1
-
 
 class ToolMetrics(Collector):
     """Registers itself on `registry` (a fresh one by default; `default_metrics()` uses the global one)."""
@@ -77,20 +78,30 @@ class ToolMetrics(Collector):
         self.registry = registry if registry is not None else CollectorRegistry()
         self._bound: dict[tuple[str, str], BoundToolMetrics] = {}
         self._tools: dict[str, ToolStats] = {}
-        self._cacheable: set[str] = set()
+        self._caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
         self.registry.register(self)
 
-    def bind(self, tool: str, role: str, *, cacheable: bool = False) -> BoundToolMetrics:
-        key = (tool, role)
-        bound = self._bound.get(key)
+    def bind(self, tool: str, role: str) -> BoundToolMetrics:
+        bound = self._bound.get((tool, role))
         if bound is None:
             stats = self._tools.get(tool)
             if stats is None:
                 stats = self._tools[tool] = ToolStats()
-            bound = self._bound[key] = BoundToolMetrics(tool, role, stats)
-        if cacheable:
-            self._cacheable.add(tool)
+            bound = self._bound[(tool, role)] = BoundToolMetrics(tool, role, stats)
         return bound
+
+    def watch_cache(self, cache: CacheCounts) -> None:
+        """Expose this cache's lookups as the two cache metrics (for as long as the cache lives)."""
+        self._caches.add(cache)
+
+    def _cache_lookups(self) -> dict[str, list[int]]:
+        totals: dict[str, list[int]] = {}
+        for cache in list(self._caches):
+            for tool, (hits, misses) in cache.lookups().items():
+                total = totals.setdefault(tool, [0, 0])
+                total[0] += hits
+                total[1] += misses
+        return totals
 
     def collect(self) -> Iterator[Metric]:
         calls = CounterMetricFamily(
@@ -129,11 +140,10 @@ class ToolMetrics(Collector):
                 errors.add_metric([tool, code], count)
             for attempt, count in sorted(stats.retries.items()):
                 retries.add_metric([tool, str(attempt)], count)
-            if tool in self._cacheable:
-                lookups = stats.cache_hits + stats.cache_misses
-                hit_rate.add_metric([tool], stats.cache_hits / lookups if lookups else 0.0)
-                cache_ops.add_metric([tool, "hit"], stats.cache_hits)
-                cache_ops.add_metric([tool, "miss"], stats.cache_misses)
+        for tool, (hits, misses) in sorted(self._cache_lookups().items()):
+            hit_rate.add_metric([tool], hits / (hits + misses) if hits + misses else 0.0)
+            cache_ops.add_metric([tool, "hit"], hits)
+            cache_ops.add_metric([tool, "miss"], misses)
         yield from (calls, duration, errors, hit_rate, cache_ops, retries)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -53,6 +56,49 @@ async def with_sessions(url: str, work: Callable[[async_sessionmaker[AsyncSessio
         return await work(session_factory(engine))
     finally:
         await engine.dispose()
+
+
+class DatabaseNotMigratedError(RuntimeError):
+    """The configured database is not at the schema this version needs; the message says the fix."""
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def migration_state(url: str) -> tuple[str | None, str | None]:
+    """(the database's revision, the migrations' head); blocking (from async code, in a thread)."""
+
+    async def current() -> str | None:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+        finally:
+            await engine.dispose()
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    return asyncio.run(current()), head
+
+
+def ensure_migrated(url: str) -> None:
+    """Make sure the schema is current: an SQLite file (the embedded default) is migrated on first use; any
+    other database raises `DatabaseNotMigratedError` naming the command that fixes it. Blocking, and it runs
+    its own event loop: from async code, call it in a thread."""
+    database = make_url(url).database
+    if is_sqlite(url) and database in (None, "", ":memory:"):
+        return  # a database private to one engine: nothing to check from here
+    revision, head = migration_state(url)
+    if revision == head:
+        return
+    if is_sqlite(url):
+        upgrade(url)
+        return
+    where = "has no tables yet" if revision is None else f"is at revision {revision}"
+    raise DatabaseNotMigratedError(
+        f"the database {safe_url(url)} {where}, this version needs {head}: run `salesboost db upgrade`"
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -106,6 +106,10 @@ class ToolCache:
             self._drop(oldest)
             self._evictions += 1
 
+    def lookups(self) -> dict[str, list[int]]:
+        """Per tool, [hits, misses]: the one count of cache operations (the metrics read it too)."""
+        return self._by_tool
+
     def hit_rate(self, tool: str) -> float:
         hits, misses = self._by_tool.get(tool, (0, 0))
         total = hits + misses

@@ -1,8 +1,9 @@
-"""A circuit breaker per tool: after repeated execution failures, fail fast for a while.
+"""Circuit breakers: after repeated execution failures of a tool, fail fast for a while.
 
 Closed: calls pass. After `threshold` consecutive failures (timeouts, crashes; not domain answers or bad
 input) it opens: calls answer TOOL_CIRCUIT_OPEN at once. After `reset_seconds` one trial call passes
-(half-open); its success closes the circuit, its failure opens it again.
+(half-open); its success closes the circuit, its failure opens it again. `Breakers` owns one per tool and
+decides what trips them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from salesboost.tools.call import Call
+from salesboost.tools.errors import ToolCircuitOpenError, ToolDomainError, ToolError, TransientToolError
+
+Clock = Callable[[], float]
+
 
 class CircuitBreaker:
     __slots__ = ("_clock", "failures", "opened_at", "reset_seconds", "threshold", "trial_running")
 
-    def __init__(self, threshold: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, threshold: int, reset_seconds: float, clock: Clock = time.monotonic) -> None:
         self.threshold = threshold
         self.reset_seconds = reset_seconds
         self._clock = clock
@@ -48,3 +54,41 @@ class CircuitBreaker:
         if self.opened_at is None:
             return "closed"
         return "half_open" if self._clock() - self.opened_at >= self.reset_seconds else "open"
+
+
+class Breakers:
+    """The breaker of each tool, made on its first failure."""
+
+    def __init__(self, threshold: int, reset_seconds: float, clock: Clock = time.monotonic) -> None:
+        self.threshold = threshold
+        self.reset_seconds = reset_seconds
+        self._clock = clock
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def check(self, tool: str) -> None:
+        """Refuse with `ToolCircuitOpenError` while the tool's circuit is open."""
+        breaker = self._breakers.get(tool)
+        if breaker is not None and (wait := breaker.retry_after()):
+            raise ToolCircuitOpenError(
+                f"{tool} failed repeatedly and is paused; retry after {wait:.1f} s",
+                details={"retry_after": round(wait, 3)},
+            )
+
+    def record(self, call: Call) -> None:
+        """Crashes and timeouts trip the breaker; an answer closes it; refusals and cache hits say nothing of
+        the tool's health."""
+        if call.entry is None or call.cached:
+            return
+        exc = call.exc
+        breaker = self._breakers.get(call.name)
+        if exc is None or isinstance(exc, ToolDomainError):
+            if breaker is not None and breaker.failures:
+                breaker.record_success()
+        elif not isinstance(exc, ToolError) or isinstance(exc, TransientToolError):
+            if breaker is None:
+                breaker = self._breakers[call.name] = CircuitBreaker(self.threshold, self.reset_seconds, self._clock)
+            breaker.record_failure()
+
+    def state(self, tool: str) -> str:
+        breaker = self._breakers.get(tool)
+        return "closed" if breaker is None else breaker.state

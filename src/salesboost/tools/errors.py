@@ -2,12 +2,22 @@
 
 `execute()` never raises: each of these becomes `ToolResult.error`. A tool raises `ToolDomainError` (or a
 subclass) for a business failure: the call fails with the tool's own code and is never cached or retried.
-A tool raises `TransientToolError` for a failure worth retrying (a flaky backend).
+A tool raises `TransientToolError` for a failure worth retrying (a flaky backend). `error_info` turns any
+exception into the envelope's error, and `field_errors` is the one flattening of pydantic's errors.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from pydantic import ValidationError
+
+from salesboost.masking import mask
+from salesboost.tools.result import ToolErrorInfo
+
+log = logging.getLogger(__name__)
 
 TOOL_NOT_FOUND = "TOOL_NOT_FOUND"
 TOOL_DISABLED = "TOOL_DISABLED"
@@ -17,6 +27,7 @@ TOOL_RATE_LIMITED = "TOOL_RATE_LIMITED"
 TOOL_TIMEOUT = "TOOL_TIMEOUT"
 TOOL_CIRCUIT_OPEN = "TOOL_CIRCUIT_OPEN"
 TOOL_EXECUTION_FAILED = "TOOL_EXECUTION_FAILED"
+IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
 
 
 class ToolError(Exception):
@@ -51,6 +62,12 @@ class ToolInputError(ToolError):
     code = TOOL_INPUT_INVALID
 
 
+class ToolIdempotencyKeyRequiredError(ToolError):
+    """A side-effecting call without an idempotency key, where the caller's surface requires one."""
+
+    code = IDEMPOTENCY_KEY_REQUIRED
+
+
 class ToolRateLimitedError(ToolError):
     code = TOOL_RATE_LIMITED
     retryable = True
@@ -72,3 +89,54 @@ class TransientToolError(ToolError):
     """A failure that may pass on its own; the retry policy may try again."""
 
     retryable = True
+
+
+def field_errors(problems: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, str]]:
+    """pydantic's errors as `{field, message, type}`, the field a dotted path (`(root)` for the whole input)."""
+    return [
+        {
+            "field": ".".join(str(p) for p in (*prefix, *problem.get("loc", ()))) or "(root)",
+            "message": str(problem.get("msg", "")),
+            "type": str(problem.get("type", "")),
+        }
+        for problem in problems
+    ]
+
+
+def summary(errors: Sequence[Mapping[str, str]]) -> str:
+    """The first few field errors on one line, for a message an LLM can act on."""
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+
+
+def input_error(tool: str, exc: ValidationError) -> ToolInputError:
+    errors = field_errors(exc.errors(include_url=False, include_input=False))
+    return ToolInputError(f"invalid input for {tool}: {summary(errors)}", details={"errors": errors})
+
+
+def error_info(tool: str, exc: BaseException) -> ToolErrorInfo:
+    """The envelope's error for any exception: ours say for themselves, a timeout is TOOL_TIMEOUT, anything
+    else a crash (logged with its traceback; its text masked and cut, since it may quote the caller's data)."""
+    if isinstance(exc, ToolError):
+        return ToolErrorInfo.model_construct(
+            code=exc.code, type=type(exc).__name__, message=exc.message, retryable=exc.retryable, details=exc.details
+        )
+    if isinstance(exc, TimeoutError):
+        return ToolErrorInfo.model_construct(
+            code=TOOL_TIMEOUT, type="ToolTimeoutError", retryable=True, details={},
+            message=f"{tool} did not answer in time ({exc}); try again, or narrow the request",
+        )
+    log.error("tool %s failed: %s", tool, mask(repr(exc)), exc_info=exc)
+    return ToolErrorInfo.model_construct(
+        code=TOOL_EXECUTION_FAILED, type=type(exc).__name__, retryable=is_transient(exc),
+        message=f"{tool} failed: {mask(str(exc))[:300] or type(exc).__name__}", details={},
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: timeouts, connection and OS errors, and our errors that say so.
+
+    Input, permission and not-found errors never are; a domain failure is an answer, not an accident.
+    """
+    if isinstance(exc, ToolError):
+        return exc.retryable
+    return isinstance(exc, TimeoutError | ConnectionError | OSError)

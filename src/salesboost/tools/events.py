@@ -1,4 +1,4 @@
-"""Status events: their shape (DESIGN 1.5), the in-process bus the WebSocket subscribes to, and callbacks.
+"""Status events: their shapes, the in-process bus the WebSocket subscribes to, and callbacks.
 
 Neither a subscriber nor a callback can slow a call: the bus only ever `put_nowait`s into bounded queues (a
 subscriber whose queue is full is dropped), and a callback that suspends continues in a task of its own,
@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from salesboost.clock import iso_stamp
+from salesboost.masking import preview
+from salesboost.tools.call import Call
 from salesboost.tools.running import step
 
 log = logging.getLogger(__name__)
@@ -155,3 +157,59 @@ class CallbackRunner:
         """Wait for the callbacks still running (at most their timeout)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks))
+
+
+class StatusEvents:
+    """The `started`, `completed` and `failed` events of calls, delivered to the call's status callback and to
+    the bus's subscribers of its session. Built only when somebody listens."""
+
+    def __init__(self, bus: EventBus, callbacks: CallbackRunner) -> None:
+        self.bus = bus
+        self.callbacks = callbacks
+
+    def wanted(self, call: Call) -> bool:
+        return call.callback is not None or self.bus.wants(call.session_id)
+
+    def started(self, call: Call) -> None:
+        self._emit(
+            call, {"tool_name": call.name, "status": "started", "tool_call_id": call.tool_call_id,
+                   "caller_role": call.role},
+        )
+
+    def record(self, call: Call) -> None:
+        """The closing event (a recorder: it runs once the outcome is known)."""
+        if not call.events:
+            return
+        error = call.error
+        data: dict[str, Any] = {
+            "tool_name": call.name,
+            "status": "completed" if error is None else "failed",
+            "tool_call_id": call.tool_call_id,
+            "caller_role": call.role,
+            "latency_ms": call.latency_ms,
+            "cached": call.cached,
+            "retry_count": call.retries,
+        }
+        if error is not None:
+            data["error"] = preview(error.message, 300)
+            data["error_code"] = error.code
+        else:
+            data["result_preview"] = preview(self._describe(call))
+        self._emit(call, data)
+
+    @staticmethod
+    def _describe(call: Call) -> str:
+        """The tool's own line about its output model (read before it was dumped to JSON)."""
+        entry, output = call.entry, call.output
+        if entry is not None and output is not None:
+            try:
+                return entry.tool.preview(output)
+            except Exception:
+                log.warning("preview of %s failed", call.name, exc_info=True)
+        return str(call.result)
+
+    def _emit(self, call: Call, data: dict[str, Any]) -> None:
+        if call.callback is not None:
+            call.pending = self.callbacks.deliver(call.callback, data, call.pending)
+        if self.bus.wants(call.session_id):
+            self.bus.publish(status_event(data), call.session_id)

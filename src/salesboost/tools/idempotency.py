@@ -1,13 +1,17 @@
-"""The one idempotency-key rule: 1 to 200 visible ASCII characters, for the header, batch bodies and tools."""
+"""Idempotency keys: the one rule of what a key may be (for the header, batch bodies and tools), and the step
+that requires one for a side-effecting call where the caller's surface asks for it."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import StringConstraints
+from pydantic import BaseModel, StringConstraints
 
-from salesboost.tools.errors import ToolInputError
+from salesboost.tools.errors import ToolIdempotencyKeyRequiredError, ToolInputError
+
+if TYPE_CHECKING:
+    from salesboost.tools.registry import RegisteredTool
 
 IDEMPOTENCY_KEY_MAX = 200  # the width of the key columns
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
@@ -28,3 +32,14 @@ def check_idempotency_key(key: str) -> str:
             details={"errors": [{"field": "idempotency_key", "message": RULE, "type": "idempotency_key"}]},
         )
     return key
+
+
+def check_call(entry: RegisteredTool, args: BaseModel, key: str | None, *, required: bool) -> None:
+    """A given key must follow the rule; a write must carry one when `required` (the service, MCP)."""
+    if key is not None:
+        check_idempotency_key(key)
+    elif required and entry.is_write(args):
+        raise ToolIdempotencyKeyRequiredError(
+            f"{entry.name} changes data here: give the call an idempotency key (over HTTP the Idempotency-Key "
+            "header, in a batch the call's idempotency_key) so that a retry does the work only once"
+        )

@@ -1,4 +1,4 @@
-"""Per-caller, per-tool rate limits: a token bucket refilled continuously (O(1) per call)."""
+"""Per-caller, per-tool rate limits: a token bucket refilled continuously (O(1) per call), which refuses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from salesboost.tools.base import RateLimit
+from salesboost.tools.errors import ToolRateLimitedError
 
 
 class RateLimiter:
@@ -14,6 +15,15 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str], list[float]] = {}  # key -> [tokens, updated_at]
+
+    def check(self, tool: str, caller: str, limit: RateLimit) -> None:
+        """Take a token, or refuse with `ToolRateLimitedError` saying when one is free."""
+        wait = self.acquire(tool, caller, limit)
+        if wait:
+            raise ToolRateLimitedError(
+                f"{tool} allows {limit.calls} calls per {limit.per_seconds:g} s; retry after {wait:.1f} s",
+                details={"retry_after": round(wait, 3)},
+            )
 
     def acquire(self, tool: str, caller: str, limit: RateLimit) -> float:
         """Take a token: 0.0 when allowed, else the seconds until one is free."""

@@ -1,18 +1,27 @@
-"""The registry: which tools exist, who may call them, and whether they are switched on."""
+"""The registry: which tools exist, who may call them, and whether they are switched on.
+
+`build_default_registry()` is a door into the composition root (`salesboost.assembly`), which the runtime
+does not import: the installed package names it as its `salesboost.composition_root` entry point.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib.metadata import PackageNotFoundError, distribution
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel
 
 from salesboost.config import Settings, get_settings
 from salesboost.tools.base import Tool, ToolBackends, ToolPolicy
-from salesboost.tools.errors import ToolDisabledError, ToolNotFoundError
-from salesboost.tools.permissions import Permissions, load_permissions
+from salesboost.tools.errors import ToolDisabledError, ToolNotFoundError, ToolPermissionError
+from salesboost.tools.permissions import Permissions
+
+if TYPE_CHECKING:
+    from salesboost.tools.parts import ExecutorParts
 
 
 @dataclass(slots=True)
@@ -25,8 +34,6 @@ class RegisteredTool:
     action_roles: Mapping[str, frozenset[str]]
     is_async: bool
     enabled: bool = True
-    # Per-registry scratch the executor fills once per tool (bound metric children and the like).
-    runtime: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -42,6 +49,19 @@ class RegisteredTool:
     def action_allows(self, action: str, role: str) -> bool:
         roles = self.action_roles.get(action)
         return role in (self.roles if roles is None else roles)
+
+    def authorize_action(self, args: BaseModel, role: str) -> None:
+        """A tool with actions may give an action fewer roles than the tool: refuse the others."""
+        field = self.policy.action_field
+        if field is None:
+            return
+        action = getattr(args, field)
+        if not self.action_allows(action, role):
+            allowed = sorted(self.action_roles.get(action, self.roles))
+            raise ToolPermissionError(
+                f"role {role!r} may not use action {action!r} of {self.name}; allowed: {', '.join(allowed)}",
+                details={"action": action, "allowed_roles": allowed},
+            )
 
     def is_write(self, args: BaseModel) -> bool:
         """Whether this call changes the world (then it is never cached, nor retried without a key)."""
@@ -111,6 +131,16 @@ class ToolRegistry:
             raise ToolDisabledError(f"tool {name!r} is disabled")
         return entry
 
+    def authorize(self, entry: RegisteredTool, role: str) -> None:
+        """The role must be one of the configured roles and allowed for the tool."""
+        if role not in self.roles:
+            raise ToolPermissionError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.roles))}")
+        if not entry.allows(role):
+            raise ToolPermissionError(
+                f"role {role!r} may not call {entry.name}; allowed: {', '.join(sorted(entry.roles))}",
+                details={"allowed_roles": sorted(entry.roles)},
+            )
+
     def lookup(self, name: str) -> RegisteredTool | None:
         """The tool whether enabled or not, or None (the executor's fast path)."""
         return self._tools.get(name)
@@ -143,15 +173,29 @@ class ToolRegistry:
         return name in self._tools
 
 
+class CompositionRoot(Protocol):
+    """What the runtime asks of the composition root (the module `salesboost.assembly`)."""
+
+    def build_registry(self, settings: Settings) -> ToolRegistry: ...
+
+    def executor_parts(self, registry: ToolRegistry) -> ExecutorParts: ...
+
+
+@cache
+def composition_root() -> CompositionRoot:
+    """The composition root named by the installed package's entry point (group `salesboost.composition_root`)."""
+    try:
+        found = list(distribution("salesboost").entry_points.select(group="salesboost.composition_root"))
+    except PackageNotFoundError:
+        found = []
+    if not found:
+        raise RuntimeError(
+            "salesboost is not installed, so its composition root cannot be found: run `pip install -e .` "
+            "(or `make install`) in the checkout"
+        )
+    return cast(CompositionRoot, found[0].load())
+
+
 def build_default_registry(settings: Settings | None = None) -> ToolRegistry:
     """The eight sales tools, wired to the backends the settings choose."""
-    from salesboost.assembly import create_backends
-    from salesboost.sales import DEFAULT_TOOLS
-
-    settings = settings or get_settings()
-    registry = ToolRegistry(
-        permissions=load_permissions(settings.permissions_file), backends=create_backends(settings)
-    )
-    for build in DEFAULT_TOOLS:
-        registry.register(build(registry.backends))
-    return registry
+    return composition_root().build_registry(settings or get_settings())

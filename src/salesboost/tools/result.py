@@ -1,4 +1,4 @@
-"""The envelope every call answers with, success or failure."""
+"""The envelope every call answers with, success or failure, and its one constructor."""
 
 from __future__ import annotations
 
@@ -27,3 +27,22 @@ class ToolResult(BaseModel):
     latency_ms: float = 0.0
     audit_id: str | None = None
 
+
+def envelope(
+    tool: str,
+    tool_call_id: str,
+    caller_role: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: ToolErrorInfo | None = None,
+    cached: bool = False,
+    retry_count: int = 0,
+    latency_ms: float = 0.0,
+    audit_id: str | None = None,
+) -> ToolResult:
+    """The envelope of a call. Its parts are already valid (a validated output's JSON dump, an error info),
+    so it is built without validating them again: that would cost the executor a fifth of its budget."""
+    return ToolResult.model_construct(
+        ok=error is None, tool=tool, tool_call_id=tool_call_id, caller_role=caller_role, result=result,
+        error=error, cached=cached, retry_count=retry_count, latency_ms=latency_ms, audit_id=audit_id,
+    )

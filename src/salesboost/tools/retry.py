@@ -1,4 +1,5 @@
-"""`ToolRetryPolicy`: which failures are worth another try, and how long to wait before it."""
+"""`ToolRetryPolicy`: how many tries a call gets and the wait before each (which failures earn another one is
+`errors.is_transient`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import random
 from dataclasses import dataclass
 
 from salesboost.config import Settings
-from salesboost.tools.errors import ToolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,18 +28,13 @@ class ToolRetryPolicy:
             max_delay=settings.retry_max_delay,
         )
 
+    def attempts(self, *, tool_retries: bool, side_effect: bool, safe_to_repeat: bool) -> int:
+        """Tries for one call: a side effect is repeated only when safe (an idempotent tool, or a keyed call)."""
+        if not self.enabled or not tool_retries or (side_effect and not safe_to_repeat):
+            return 1
+        return self.max_attempts
+
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (0-based)."""
         capped = min(self.max_delay, self.base_delay * 2.0**attempt)
         return capped * (1.0 - self.jitter * random.random())
-
-    @staticmethod
-    def is_retryable(exc: BaseException) -> bool:
-        """Transient failures only: timeouts, connection and OS errors, and errors a tool marks transient.
-
-        Our own errors say for themselves (input, permission and not-found errors never retry); a domain
-        failure is an answer, not an accident, and is never retried.
-        """
-        if isinstance(exc, ToolError):
-            return exc.retryable
-        return isinstance(exc, TimeoutError | ConnectionError | OSError)

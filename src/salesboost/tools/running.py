@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from salesboost.tools.base import ToolContext
+    from salesboost.tools.registry import RegisteredTool
 
 T = TypeVar("T")
 
@@ -73,3 +80,17 @@ async def await_with_deadline(awaitable: Awaitable[T], timeout: float) -> T:
         raise
     finally:
         handle.cancel()
+
+
+def start(entry: RegisteredTool, args: BaseModel, ctx: ToolContext, threads: ThreadPoolExecutor) -> tuple[bool, Any]:
+    """Start a tool: (True, output) when it finished at once, else (False, what to await).
+
+    An async tool runs in the caller's task until it first suspends (most cheap tools never do, and then need
+    no timer); a blocking one goes to the thread pool, unless its policy says it is cheap enough to run inline.
+    """
+    tool = entry.tool
+    if entry.is_async:
+        return step(tool.run(args, ctx))  # type: ignore[arg-type]
+    if entry.policy.inline:
+        return True, tool.run(args, ctx)
+    return False, asyncio.get_running_loop().run_in_executor(threads, tool.run, args, ctx)

@@ -11,6 +11,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from salesboost.tools.call import Call
+
 
 class EpsilonGreedyBandit:
     def __init__(self, epsilon: float = 0.1, rng: random.Random | None = None) -> None:
@@ -34,6 +36,11 @@ class EpsilonGreedyBandit:
         arm = self._arms.setdefault(name, [0.0, 0.0])
         arm[0] += 1
         arm[1] += reward
+
+    def record(self, call: Call) -> None:
+        """Learn from a call of a registered tool (a recorder, in the executor's list when the bandit is on)."""
+        if call.entry is not None:
+            self.update(call.name, 1.0 if call.error is None else 0.0)
 
     def mean_reward(self, name: str) -> float:
         pulls, total = self._arms.get(name, (0.0, 0.0))

@@ -1,4 +1,4 @@
-"""What the dashboard shows: per-tool rates over a window, and the latest calls, read from the audit table.
+"""The audit table's read side: per-tool rates over a window, and the latest calls (the dashboard's data).
 
 Portable SQL (SQLite and PostgreSQL): one grouped count, one `ORDER BY latency LIMIT 1 OFFSET k` per tool
 for its 95th percentile (served by the (tool, created_at) index), and one query for the latest calls.
@@ -9,15 +9,44 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salesboost.api.models import Activity, RecentCall, ToolActivity
 from salesboost.clock import iso_stamp, utcnow
 from salesboost.store.audit import ToolAuditRecord as A
 
 RECENT_LIMIT = 50
+
+
+class ToolActivity(BaseModel):
+    tool: str
+    calls: int
+    errors: int
+    error_rate: float
+    p95_latency_ms: float | None
+    calls_per_minute: float
+    cache_hit_rate: float | None = Field(description="Share of calls the cache answered; null if uncached.")
+
+
+class RecentCall(BaseModel):
+    timestamp: str = Field(description="UTC, ISO 8601 with milliseconds and Z.")
+    tool: str
+    caller_role: str
+    status: Literal["completed", "failed"]
+    latency_ms: float
+    cached: bool
+    error_code: str | None
+    tool_call_id: str
+    session_id: str | None
+
+
+class Activity(BaseModel):
+    window_seconds: int
+    tools: list[ToolActivity]
+    recent: list[RecentCall] = Field(description="Latest calls, newest first: all (admin) or your sessions'.")
 
 
 async def _p95(session: AsyncSession, tool: str, since: datetime, calls: int) -> float | None:

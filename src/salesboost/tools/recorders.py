@@ -1,0 +1,73 @@
+"""What a finished call leaves behind: each recorder reads the `Call` once its outcome is known.
+
+The executor calls its recorders in one loop, in the order the composition root lists them (metrics,
+circuit, audit, bandit, events); tracing or approvals join as one more recorder. The breakers, the bandit and
+the status events record themselves (`Breakers.record`, `EpsilonGreedyBandit.record`, `StatusEvents.record`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from salesboost.observability.metrics import ToolMetrics
+from salesboost.tools.call import Call
+
+Recorder = Callable[[Call], None]
+
+
+class MetricsRecorder:
+    """Counts a call in the six tool metrics, once its role is known to be configured and allowed (an unknown
+    role never becomes a label)."""
+
+    __slots__ = ("_bind",)
+
+    def __init__(self, metrics: ToolMetrics) -> None:
+        self._bind = metrics.bind
+
+    def __call__(self, call: Call) -> None:
+        if not call.authorized:
+            return
+        bound = self._bind(call.name, call.role)
+        bound.observe(call.elapsed)
+        if call.error is None:
+            bound.successes += 1
+        else:
+            bound.error(call.error.code)
+        for attempt in range(1, call.retries + 1):
+            bound.retry(attempt)
+
+
+class AuditSink(Protocol):
+    """Where audit records go (`observability.audit.AuditWriter`): a call only hands over a tuple."""
+
+    def record(self, entry: tuple[Any, ...]) -> None: ...
+
+    async def flush(self) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AuditRecorder:
+    """Hands each call's record to the sink and stamps the envelope's `audit_id`."""
+
+    __slots__ = ("_ids", "_prefix", "sink")
+
+    def __init__(self, sink: AuditSink) -> None:
+        self.sink = sink
+        self._prefix = os.urandom(6).hex()
+        self._ids = itertools.count(1)
+
+    def __call__(self, call: Call) -> None:
+        call.audit_id = audit_id = f"{self._prefix}-{next(self._ids):x}"
+        error = call.error
+        self.sink.record(  # the fields of observability.audit.AuditEntry, in order
+            (
+                audit_id, time.time(), call.name, call.role, call.tool_call_id, call.session_id,
+                "completed" if error is None else "failed", None if error is None else error.code, call.retries,
+                call.latency_ms, call.cached, call.args if call.args is not None else call.payload, call.result,
+            )
+        )

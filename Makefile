@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench bench-crm bench-kb bench-http migrate seed model clean
+.PHONY: install run test lint typecheck layers pytest bench bench-crm bench-kb bench-http migrate seed model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
+# The import contracts of pyproject.toml ([tool.importlinter]): which layer may import which.
+layers: install
+	$(BIN)/lint-imports
+
 pytest: model
 	$(BIN)/pytest --cov=salesboost --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck layers pytest
 
 bench: install
 	$(BIN)/python bench/executor_overhead.py

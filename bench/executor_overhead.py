@@ -10,7 +10,8 @@ walking them rather than a server's steady state, where the writer drains the qu
     python bench/executor_overhead.py [--repeats 21] [--quick]
 
 The last line is for scripts:
-RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=...
+RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=... cache_hit_ratio=...
+       openai_speedup=...
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from salesboost.assembly import create_backends
+from salesboost.assembly import build_runtime, create_backends
 from salesboost.config import load_settings
 from salesboost.observability.metrics import ToolMetrics
 from salesboost.store.db import upgrade
 from salesboost.tools.base import Tool, ToolContext, ToolInput, ToolOutput, ToolPolicy
-from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import Permissions
 from salesboost.tools.registry import ToolRegistry
 
@@ -102,7 +102,8 @@ async def main() -> None:
     registry = ToolRegistry(permissions=Permissions.allow_all(["coach"]), backends=create_backends(settings))
     registry.register(AddTool())
     registry.register(CachedAddTool())
-    executor = ToolExecutor(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+    runtime = build_runtime(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+    executor = runtime.executor
     audit = executor.audit
     assert audit is not None
     flushed = {"records": 0, "seconds": 0.0}
@@ -169,7 +170,7 @@ async def main() -> None:
         return await server.call_tool("add", payload)
 
     results["mcp MCPServer.call_tool"] = await measure(mcp_call, slow_calls, opts.repeats)
-    await executor.aclose()
+    await runtime.aclose()
 
     executor_us = results["salesboost execute (full pipeline)"]
     floor = results["pydantic validate + await"]
@@ -181,7 +182,9 @@ async def main() -> None:
         f"RESULT executor_us={executor_us:.2f} floor_ratio={executor_us / floor:.2f} "
         f"langchain_speedup={results['langchain StructuredTool.ainvoke'] / executor_us:.1f} "
         f"mcp_speedup={results['mcp MCPServer.call_tool'] / executor_us:.1f} "
-        f"cache_hit_us={results['salesboost execute (cache hit)']:.2f}"
+        f"cache_hit_us={results['salesboost execute (cache hit)']:.2f} "
+        f"cache_hit_ratio={results['salesboost execute (cache hit)'] / floor:.2f} "
+        f"openai_speedup={results['openai-agents FunctionTool.on_invoke_tool'] / executor_us:.2f}"
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import AliasChoices
 from salesboost.config import PROJECT_ROOT, Settings
 
 DEPLOY = PROJECT_ROOT / "deploy"
-# DESIGN 1.4 and the HTTP metrics of api/metrics.py: name -> labels.
+# docs/contract.md section 4 and the HTTP metrics of api/metrics.py: name -> labels.
 METRICS: dict[str, frozenset[str]] = {
     "tool_calls_total": frozenset({"tool_name", "status", "caller_role"}),
     "tool_execution_duration_seconds": frozenset({"tool_name", "caller_role"}),

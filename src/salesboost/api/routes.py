@@ -1,4 +1,4 @@
-"""The REST routes of DESIGN 1.7 under `/api/v1/tools`.
+"""The REST routes under `/api/v1/tools` (docs/contract.md, section 7).
 
 A call answers with the envelope and the status of its error code (`errors.STATUS_BY_CODE`). The body of
 `execute` and `execute-batch` is parsed here, after authentication, by pydantic straight from the bytes: a

@@ -117,16 +117,16 @@ def error_info(tool: str, exc: BaseException) -> ToolErrorInfo:
     """The envelope's error for any exception: ours say for themselves, a timeout is TOOL_TIMEOUT, anything
     else a crash (logged with its traceback; its text masked and cut, since it may quote the caller's data)."""
     if isinstance(exc, ToolError):
-        return ToolErrorInfo.model_construct(
+        return ToolErrorInfo(
             code=exc.code, type=type(exc).__name__, message=exc.message, retryable=exc.retryable, details=exc.details
         )
     if isinstance(exc, TimeoutError):
-        return ToolErrorInfo.model_construct(
+        return ToolErrorInfo(
             code=TOOL_TIMEOUT, type="ToolTimeoutError", retryable=True, details={},
             message=f"{tool} did not answer in time ({exc}); try again, or narrow the request",
         )
     log.error("tool %s failed: %s", tool, mask(repr(exc)), exc_info=exc)
-    return ToolErrorInfo.model_construct(
+    return ToolErrorInfo(
         code=TOOL_EXECUTION_FAILED, type=type(exc).__name__, retryable=is_transient(exc),
         message=f"{tool} failed: {mask(str(exc))[:300] or type(exc).__name__}", details={},
     )

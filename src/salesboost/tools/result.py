@@ -28,6 +28,11 @@ class ToolResult(BaseModel):
     audit_id: str | None = None
 
 
+_FIELDS = frozenset(ToolResult.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+
+
 def envelope(
     tool: str,
     tool_call_id: str,
@@ -41,8 +46,16 @@ def envelope(
     audit_id: str | None = None,
 ) -> ToolResult:
     """The envelope of a call. Its parts are already valid (a validated output's JSON dump, an error info),
-    so it is built without validating them again: that would cost the executor a fifth of its budget."""
-    return ToolResult.model_construct(
-        ok=error is None, tool=tool, tool_call_id=tool_call_id, caller_role=caller_role, result=result,
-        error=error, cached=cached, retry_count=retry_count, latency_ms=latency_ms, audit_id=audit_id,
-    )
+    so it is built as `model_construct` builds a model, minus its generic work: validating would cost 1.9 µs a
+    call and `model_construct` itself 3.6 µs, this 0.8 µs (tests/tools/test_result.py holds it equal to a
+    validated envelope)."""
+    obj = _new(ToolResult)
+    _set(obj, "__dict__", {
+        "ok": error is None, "tool": tool, "tool_call_id": tool_call_id, "caller_role": caller_role,
+        "result": result, "error": error, "cached": cached, "retry_count": retry_count, "latency_ms": latency_ms,
+        "audit_id": audit_id,
+    })
+    _set(obj, "__pydantic_fields_set__", _FIELDS)
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj

@@ -1,4 +1,4 @@
-// The HTTP and WebSocket surface the page talks to (DESIGN 1.7), with the key as a Bearer header.
+// The HTTP and WebSocket surface the page talks to (docs/contract.md, section 7), with the key as a Bearer header.
 
 export class Unauthorized extends Error {}
 

@@ -1,0 +1,98 @@
+"""The composition root: one place builds the runtime, the public doors lead into it, and a database nobody
+migrated is migrated (the SQLite default) or named with its fix, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from salesboost.assembly import build_runtime
+from salesboost.config import Settings, load_settings
+from salesboost.store.audit import ToolAuditRecord
+from salesboost.store.db import DatabaseNotMigratedError, session_factory
+from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.registry import build_default_registry
+
+PRICE = {"items": [{"sku": "SB-PRO-M", "quantity": 10}]}
+
+
+async def audit_rows(runtime_url: str) -> int:
+    from salesboost.store.db import create_engine
+
+    engine = create_engine(runtime_url)
+    try:
+        async with session_factory(engine)() as session:
+            return int(await session.scalar(select(func.count()).select_from(ToolAuditRecord)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_readme_example_on_a_sqlite_file_nobody_migrated(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'salesboost.db'}"
+    executor = ToolExecutor(registry=build_default_registry(load_settings(database_url=url)))
+    result = await executor.execute("price_calculator", PRICE, "coach")
+    assert result.ok, result.error
+    await executor.aclose()  # flushes the audit trail: the table exists, the row is there
+    assert await audit_rows(url) == 1
+
+
+async def test_the_doors_lead_into_one_assembly(settings: Settings) -> None:
+    runtime = build_runtime(settings)
+    try:
+        executor = runtime.executor
+        assert len(runtime.registry) == 8
+        # The cache the tools invalidate is the executor's: wired once, by the composition root.
+        assert runtime.backends.invalidate == executor.cache.invalidate_tag
+        assert executor.audit is not None
+        door = ToolExecutor(registry=runtime.registry)
+        assert type(door.parts) is type(executor.parts)
+        assert [type(r).__name__ for r in door.parts.recorders] == [
+            type(r).__name__ for r in executor.parts.recorders
+        ]
+        await door.aclose()
+    finally:
+        await runtime.aclose()
+
+
+def test_python_api_names_an_unmigrated_postgres_and_its_fix(empty_postgres_url: str) -> None:
+    with pytest.raises(DatabaseNotMigratedError, match=r"has no tables yet.*salesboost db upgrade"):
+        build_default_registry(load_settings(database_url=empty_postgres_url))
+
+
+def _salesboost(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SALESBOOST_DATABASE_URL": database_url}
+    command = [str(Path(sys.executable).with_name("salesboost")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("call", "price_calculator", '{"items": [{"sku": "SB-PRO-M", "quantity": 1}]}'),
+        ("tools", "list"),
+        ("kb", "stats"),
+        ("sms", "opt-out", "+14155550123"),
+    ],
+)
+def test_cli_on_an_unmigrated_postgres_is_one_line_and_exit_2(empty_postgres_url: str, args: tuple[str, ...]) -> None:
+    done = _salesboost(*args, database_url=empty_postgres_url)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "has no tables yet" in lines[0]
+    assert "salesboost db upgrade" in lines[0]
+    assert "postgres@" in lines[0] or "127.0.0.1" in lines[0]
+
+
+def test_cli_call_migrates_a_fresh_sqlite_file_first(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'salesboost.db'}"
+    done = _salesboost("call", "price_calculator", '{"items": [{"sku": "SB-PRO-M", "quantity": 1}]}', database_url=url)
+    assert done.returncode == 0, done.stderr
+    assert '"ok": true' in done.stdout
+    assert "Traceback" not in done.stderr

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from salesboost.sales.customers import PROFILE_FIELDS, CustomerId, customer_number, load
+from salesboost.sales.crm.customers import PROFILE_FIELDS, CustomerId, customer_number, load
 from salesboost.store.customers import Customer
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolPermissionError

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,15 +97,16 @@ _POSTGRES_BOUND = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class KnowledgeDocument(BaseModel):
+    """One chunk a search found: what `search` returns and what knowledge_retriever answers with."""
+
     chunk_id: int
     document_id: int
     title: str
-    source: str
-    heading: str
+    source: str = Field(description="The file's path relative to the ingested folder.")
+    heading: str = Field(description="The section the chunk comes from ('Pricing policy > Discounts').")
     content: str
-    score: float
+    score: float = Field(description="Relevance; higher is better.")
 
 
 @lru_cache(maxsize=4)
@@ -246,7 +248,7 @@ async def search(
     collection: str | None = None,
     *,
     candidate_budget: int | None = None,
-) -> list[SearchHit]:
+) -> list[KnowledgeDocument]:
     """The `top_k` best chunks for `query` (optionally within one collection), best first."""
     terms = query_terms(query)
     if not terms:
@@ -264,7 +266,7 @@ async def search(
         return await _ranked(session, terms, statistics, plan, top_k, collection, candidate_budget)
     # Common words: chunks holding all of them first, then at least one fewer, and so on.
     words = [t for t in terms if statistics.frequencies[t] > 0][:_QUORUM_WORDS]
-    hits: list[SearchHit] = []
+    hits: list[KnowledgeDocument] = []
     for m in range(len(words), 0, -1):
         bounded = ("bounded", _quorum(words, m, dialect))
         hits = await _ranked(session, terms, statistics, bounded, top_k, collection, candidate_budget)
@@ -281,7 +283,7 @@ async def _ranked(
     top_k: int,
     collection: str | None,
     budget: int,
-) -> list[SearchHit]:
+) -> list[KnowledgeDocument]:
     dialect = session.get_bind().dialect.name
     everything = _join(terms, dialect, "or")
     candidates = everything if plan is None else plan[1]
@@ -308,7 +310,7 @@ async def _ranked(
         sql = _POSTGRES_SEARCH.format(collection=where, candidates=bound)
     rows = await session.execute(text(sql), params)
     return [
-        SearchHit(
+        KnowledgeDocument(
             chunk_id=row.id,
             document_id=row.document_id,
             title=row.title,

@@ -6,10 +6,10 @@ database (`knowledge.search`): SQLite FTS5 bm25 by default, PostgreSQL full-text
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from salesboost.sales.knowledge.ingest import CACHE_TAG, COLLECTION_NAME
-from salesboost.sales.knowledge.search import SearchHit, collection_exists, collection_names, search
+from salesboost.sales.knowledge.search import KnowledgeDocument, collection_exists, collection_names, search
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
@@ -24,23 +24,13 @@ class KnowledgeInput(ToolInput):
     )
 
 
-class KnowledgeDocument(BaseModel):
-    chunk_id: int
-    document_id: int
-    title: str
-    source: str = Field(description="The file's path relative to the ingested folder.")
-    heading: str = Field(description="The section the chunk comes from ('Pricing policy > Discounts').")
-    content: str
-    score: float = Field(description="Relevance; higher is better.")
-
-
 class KnowledgeOutput(ToolOutput):
     count: int
     documents: list[KnowledgeDocument]
     context: str = Field(description="The chunks joined with their sources, ready to quote in a prompt.")
 
 
-def render_context(hits: list[SearchHit]) -> str:
+def render_context(hits: list[KnowledgeDocument]) -> str:
     """Numbered chunks, each under a line naming its title, section and source file."""
     return "\n\n".join(
         f"[{i}] {h.title} — {h.heading} (source: {h.source})\n{h.content}" for i, h in enumerate(hits, start=1)
@@ -79,18 +69,7 @@ class KnowledgeRetrieverTool(Tool[KnowledgeInput, KnowledgeOutput]):
                 )
         return KnowledgeOutput(
             count=len(hits),
-            documents=[
-                KnowledgeDocument(
-                    chunk_id=h.chunk_id,
-                    document_id=h.document_id,
-                    title=h.title,
-                    source=h.source,
-                    heading=h.heading,
-                    content=h.content,
-                    score=h.score,
-                )
-                for h in hits
-            ],
+            documents=hits,
             context=render_context(hits),
         )
 

@@ -49,6 +49,11 @@ def canonical_customer_id(value: str) -> str:
 CustomerId = Annotated[str, AfterValidator(canonical_customer_id)]
 
 
+def cache_tag(customer_id: str) -> str:
+    """The tag of every cached answer about this customer (canonical id): a write to it drops them all."""
+    return f"customer:{customer_id}"
+
+
 class CustomerProfile(BaseModel):
     """What the customer is like: the persona a seller (or a simulated buyer) works with."""
 

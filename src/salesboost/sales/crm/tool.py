@@ -16,6 +16,7 @@ from salesboost.sales.crm.customers import (
     CustomerId,
     CustomerView,
     apply_fields,
+    cache_tag,
     count,
     customer_number,
     load,
@@ -192,7 +193,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
                 raise
             return replay
         # A profile looked up (and cached as not found) before this id existed must not linger.
-        ctx.backends.invalidate(f"customer:{view.customer_id}")
+        ctx.backends.invalidate(cache_tag(view.customer_id))
         return CrmOutput(action="create", customer=view, created=True)
 
     async def _replay(self, ctx: ToolContext, key: str, digest: str) -> CrmOutput | None:
@@ -227,7 +228,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
             except StaleDataError:
                 if args.expected_version is not None or attempt == UPDATE_ATTEMPTS:
                     raise _conflict(args.customer_id, args.expected_version, None) from None
-        ctx.backends.invalidate(f"customer:{view.customer_id}")
+        ctx.backends.invalidate(cache_tag(view.customer_id))
         return CrmOutput(action="update", customer=view, updated_fields=updated)
 
     def preview(self, output: CrmOutput) -> str:

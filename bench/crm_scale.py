@@ -45,7 +45,7 @@ from sqlalchemy.engine import make_url
 from salesboost.assembly import create_backends
 from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import crm
-from salesboost.sales.customers import format_customer_id, search_document
+from salesboost.sales.crm.customers import format_customer_id, search_document
 from salesboost.store.customers import STAGES
 from salesboost.store.db import upgrade
 from salesboost.tools.executor import ToolExecutor

@@ -36,9 +36,9 @@ from salesboost.assembly import create_backends
 from salesboost.clock import utcnow
 from salesboost.config import DATA_DIR, load_settings
 from salesboost.sales import knowledge
-from salesboost.sales.kb_chunking import Chunk
-from salesboost.sales.kb_ingest import DEMO_FOLDER, store_document
-from salesboost.sales.kb_search import refresh_statistics
+from salesboost.sales.knowledge.chunking import Chunk
+from salesboost.sales.knowledge.ingest import DEMO_FOLDER, store_document
+from salesboost.sales.knowledge.search import refresh_statistics
 from salesboost.store.db import upgrade
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor

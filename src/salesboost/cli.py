@@ -159,7 +159,7 @@ def kb_ingest(
 
     from rich.progress import Progress
 
-    from salesboost.sales.kb_ingest import check_collection, discover, ingest_folder
+    from salesboost.sales.knowledge.ingest import check_collection, discover, ingest_folder
     from salesboost.store.db import with_sessions
 
     folder = Path(path)
@@ -189,7 +189,7 @@ def kb_ingest(
 @kb_app.command("stats")
 def kb_stats() -> None:
     """Collections with their numbers of documents and chunks."""
-    from salesboost.sales.kb_ingest import collection_stats
+    from salesboost.sales.knowledge.ingest import collection_stats
     from salesboost.store.db import with_sessions
 
     rows = asyncio.run(with_sessions(_checked_database(), collection_stats))
@@ -232,7 +232,7 @@ app.add_typer(sms_app, name="sms")
 
 
 def _e164(phone: str) -> str:
-    from salesboost.sales.phones import InvalidPhoneError, to_e164
+    from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 
     try:
         return to_e164(phone, get_settings().phone_default_region)
@@ -251,7 +251,7 @@ def _with_sessions(work: Any) -> Any:
 def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked to get no more texts.")]) -> None:
     """Record an opt-out: sms_outreach refuses this number from now on (SMS_OPTED_OUT)."""
     from salesboost.clock import utcnow
-    from salesboost.sales.outreach import opt_out
+    from salesboost.sales.sms.outreach import opt_out
 
     number = _e164(phone)
     added = _with_sessions(lambda sessions: opt_out(sessions, number, utcnow(), source="cli"))
@@ -261,7 +261,7 @@ def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked
 @sms_app.command("opt-in")
 def sms_opt_in(phone: Annotated[str, typer.Argument(help="The number that may be texted again.")]) -> None:
     """Lift an opt-out (only when the person asked for it, e.g. replied START)."""
-    from salesboost.sales.outreach import opt_in
+    from salesboost.sales.sms.outreach import opt_in
 
     number = _e164(phone)
     removed = _with_sessions(lambda sessions: opt_in(sessions, number))
@@ -275,7 +275,7 @@ def sms_inbound(
 ) -> None:
     """Apply an inbound text: STOP and its synonyms opt the number out, START opts it back in."""
     from salesboost.clock import utcnow
-    from salesboost.sales.outreach import handle_inbound
+    from salesboost.sales.sms.outreach import handle_inbound
 
     number = _e164(phone)
     outcome = _with_sessions(lambda sessions: handle_inbound(sessions, number, body, utcnow()))
@@ -289,7 +289,7 @@ def sms_status(
 ) -> None:
     """Record a delivery status the provider reported for a message."""
     from salesboost.clock import utcnow
-    from salesboost.sales.outbox import record_delivery_status
+    from salesboost.sales.sms.outbox import record_delivery_status
 
     try:
         found = _with_sessions(lambda sessions: record_delivery_status(sessions, provider_message_id, status, utcnow()))
@@ -305,7 +305,7 @@ def sms_dispatch(
     once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")] = False,
 ) -> None:
     """Deliver the outbox through the configured provider (SALESBOOST_SMS_PROVIDER), until Ctrl-C."""
-    from salesboost.sales.outbox import OutboxDispatcher
+    from salesboost.sales.sms.outbox import OutboxDispatcher
 
     settings = get_settings()
 
@@ -348,8 +348,8 @@ def train_stage_classifier(
     """Train stage_classifier on the labelled set and print its held-out accuracy."""
     from pathlib import Path
 
-    from salesboost.sales.stage_features import LexiconError
-    from salesboost.sales.stage_model import StageModelError, save, train_from_files
+    from salesboost.sales.stage.features import LexiconError
+    from salesboost.sales.stage.model import StageModelError, save, train_from_files
 
     settings = get_settings()
     examples = Path(data) if data else settings.stage_training_data

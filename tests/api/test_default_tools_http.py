@@ -10,7 +10,7 @@ import pytest
 from conftest import ROLES, auth, make_settings
 from salesboost.api import create_app
 from salesboost.config import Settings
-from salesboost.sales.customer_seed import seed_customers
+from salesboost.sales.crm.seed import seed_customers
 from salesboost.store.db import create_engine, session_factory
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.permissions import load_permissions

@@ -12,7 +12,7 @@ from typing import Any
 from harness import sales_executor
 
 from salesboost.sales import crm, profile, sms
-from salesboost.sales.customer_seed import seed_customers
+from salesboost.sales.crm.seed import seed_customers
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 

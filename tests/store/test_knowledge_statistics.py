@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from salesboost.assembly import create_backends
 from salesboost.config import load_settings
-from salesboost.sales.kb_ingest import ingest_folder
+from salesboost.sales.knowledge.ingest import ingest_folder
 from salesboost.tools.base import ToolBackends
 
 pytestmark = pytest.mark.postgres

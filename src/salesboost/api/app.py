@@ -43,7 +43,7 @@ async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIte
     if not settings.sms_dispatcher_enabled or sessions is None:
         yield
         return
-    from salesboost.sales.outbox import OutboxDispatcher
+    from salesboost.sales.sms.outbox import OutboxDispatcher
 
     dispatcher = OutboxDispatcher.from_settings(settings, sessions)
     stop = asyncio.Event()

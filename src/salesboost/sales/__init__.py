@@ -1,5 +1,5 @@
-"""The eight sales tools. Each module exposes `build(backends) -> Tool`; this list is what
-`build_default_registry` registers, in this order."""
+"""The eight sales tools. Each tool's subpackage (profile: module) exposes `build(backends) -> Tool`; this list
+is what `build_default_registry` registers, in this order."""
 
 from __future__ import annotations
 

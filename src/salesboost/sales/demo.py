@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from salesboost.sales.customer_seed import seed_customers
-from salesboost.sales.kb_ingest import seed_demo_knowledge
+from salesboost.sales.crm.seed import seed_customers
+from salesboost.sales.knowledge.ingest import seed_demo_knowledge
 from salesboost.tools.base import ToolBackends
 
 Seeder = Callable[[ToolBackends], Awaitable[str]]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from salesboost.sales.customers import PROFILE_FIELDS, CustomerId, customer_number, load
+from salesboost.sales.crm.customers import PROFILE_FIELDS, CustomerId, cache_tag, customer_number, load
 from salesboost.store.customers import Customer
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolPermissionError
@@ -93,7 +93,7 @@ class ProfileReaderTool(Tool[ProfileInput, ProfileOutput]):
         return ProfileOutput(customer_id=args.customer_id, found=True, profile=profile)
 
     def cache_tags(self, args: ProfileInput) -> tuple[str, ...]:
-        return (f"customer:{args.customer_id}",)
+        return (cache_tag(args.customer_id),)
 
     def preview(self, output: ProfileOutput) -> str:
         if not output.found:

@@ -3,7 +3,7 @@
 Full-text search lives beside these tables and is created by migrations 0003 to 0005: an FTS5 table kept in
 step by triggers on SQLite; on PostgreSQL a stored weighted `tsv` column with a GIN index, and the BM25 word
 statistics `kb_terms` and `kb_totals` kept in step by triggers. None is mapped here, since each exists on one
-engine only; `salesboost.sales.kb_search` queries them with dialect-specific SQL.
+engine only; `salesboost.sales.knowledge.search` queries them with dialect-specific SQL.
 """
 
 from __future__ import annotations

@@ -1,0 +1,346 @@
+"""BM25-ranked full-text search over knowledge-base chunks, inside the database.
+
+SQLite: FTS5 with the porter stemmer, ranked by its bm25(). PostgreSQL: the stored English `tsv` column through
+its GIN index, ranked by BM25 computed in the query from the chunk's `tsv` (term frequencies, length) and the
+word statistics that migration 0005 keeps in `kb_terms` and `kb_totals` (document frequencies, average length);
+PostgreSQL's own ts_rank has no notion of word rarity. Both weight a word in the title 3, in the heading 2 and in
+the content 1, and both receive the same sanitised query: the words of the user's text, lower-cased, stop words
+dropped, OR-ed together, so that punctuation or FTS syntax in the text can never be an error and a chunk holding
+more of the rare words ranks higher. Scores are "higher is better" on both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from salesboost.config import DATA_DIR
+
+STOPWORDS_FILE = DATA_DIR / "knowledge" / "stopwords_en.txt"
+MAX_TERMS = 32
+_WORD = re.compile(r"[^\W_]+")
+
+# Ranking every chunk that holds any query word does not scale (a common word is in half the chunks), so
+# the query is planned: the rarest words, as long as together they are in at most the budget's number of chunks,
+# choose the candidates ("filter"), and every word ranks them ("match"). When every word is common, the
+# candidates are the chunks holding all of them, or if fewer than asked, all but one of them, and so on; then
+# only the first `budget` candidates found are ranked. Document frequencies are read from `kb_terms` on
+# PostgreSQL; FTS5 keeps none that SQL can read, so on SQLite they are counted up to the budget only and
+# remembered for a while (a stale count changes how fast a plan is, not the ranking within it). PostgreSQL
+# spends about 16 µs ranking a candidate (BM25 from its tsvector), FTS5 a few µs.
+CANDIDATE_BUDGET = {"sqlite": 600, "postgresql": 250}
+_DF_TTL_SECONDS = 300.0
+_DF_MAX_ENTRIES = 100_000
+
+# How much an occurrence counts by where it is: FTS5 columns (content, heading, title), tsv weights C, B, A.
+CONTENT_WEIGHT, HEADING_WEIGHT, TITLE_WEIGHT = 1.0, 2.0, 3.0
+# BM25's term-frequency saturation and length normalisation, FTS5's constants.
+BM25_K1, BM25_B = 1.2, 0.75
+
+_BM25 = f"bm25(kb_chunks_fts, {CONTENT_WEIGHT}, {HEADING_WEIGHT}, {TITLE_WEIGHT})"
+_SQLITE_SEARCH = f"""
+SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content, -{_BM25} AS score
+FROM kb_chunks_fts
+JOIN kb_chunks AS c ON c.id = kb_chunks_fts.rowid
+JOIN kb_documents AS d ON d.id = c.document_id
+WHERE kb_chunks_fts MATCH :match {{collection}} {{bound}}
+ORDER BY {_BM25}, c.id
+LIMIT :top_k
+"""
+# FTS5 ranks inside one cursor only when the candidates are a rowid range (an IN list would re-run the query
+# per row), so "the first `budget` candidates" is expressed as "rowid up to the budget-th candidate's".
+_SQLITE_LAST_CANDIDATE = (
+    "SELECT rowid FROM kb_chunks_fts WHERE kb_chunks_fts MATCH :filter ORDER BY rowid LIMIT 1 OFFSET :offset"
+)
+_SQLITE_BOUND = "AND kb_chunks_fts.rowid <= :last"
+_SQLITE_DF = "(SELECT count(*) FROM (SELECT rowid FROM kb_chunks_fts WHERE kb_chunks_fts MATCH :{name} LIMIT :cap))"
+# BM25 of one chunk: for each query lexeme it holds, idf × tf × (k1 + 1) / (tf + k1 × (1 − b + b × dl / avgdl)),
+# where tf counts its occurrences by weight and dl is the chunk's length in distinct lexemes.
+_POSTGRES_BM25 = f"""(
+    SELECT coalesce(sum(q.idf * f.tf * {BM25_K1 + 1}
+                        / (f.tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * length(c.tsv) / :average_length))), 0)
+    FROM (SELECT u.lexeme, sum(CASE w WHEN 'A' THEN {TITLE_WEIGHT} WHEN 'B' THEN {HEADING_WEIGHT}
+                                      ELSE {CONTENT_WEIGHT} END) AS tf
+          FROM unnest(c.tsv) AS u, unnest(u.weights) AS w
+          WHERE u.lexeme = ANY(CAST(:lexemes AS text[]))
+          GROUP BY u.lexeme) AS f
+    JOIN unnest(CAST(:lexemes AS text[]), CAST(:idf AS float8[])) AS q(lexeme, idf) ON q.lexeme = f.lexeme
+)"""
+_POSTGRES_SEARCH = f"""
+SELECT c.id, c.document_id, c.title, d.source, c.heading, c.content, {_POSTGRES_BM25} AS score
+FROM kb_chunks AS c
+JOIN kb_documents AS d ON d.id = c.document_id
+WHERE {{candidates}} {{collection}}
+ORDER BY score DESC, c.id
+LIMIT :top_k
+"""
+# Each query word's lexemes (none for a stop word) with the chunks holding them, and the base's totals.
+_POSTGRES_STATISTICS = """
+SELECT q.term, l.lexeme, coalesce(t.chunks, 0) AS chunks, s.chunks AS total, s.lexemes AS total_length
+FROM unnest(CAST(:terms AS text[])) AS q(term)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', q.term))) AS l(lexeme)
+CROSS JOIN kb_totals AS s
+LEFT JOIN kb_terms AS t ON t.lexeme = l.lexeme
+"""
+_POSTGRES_ALL = "c.tsv @@ to_tsquery('english', :match)"
+_POSTGRES_BOUND = (
+    "c.id IN (SELECT id FROM kb_chunks WHERE tsv @@ to_tsquery('english', :filter) LIMIT :budget)"
+)
+
+
+class KnowledgeDocument(BaseModel):
+    """One chunk a search found: what `search` returns and what knowledge_retriever answers with."""
+
+    chunk_id: int
+    document_id: int
+    title: str
+    source: str = Field(description="The file's path relative to the ingested folder.")
+    heading: str = Field(description="The section the chunk comes from ('Pricing policy > Discounts').")
+    content: str
+    score: float = Field(description="Relevance; higher is better.")
+
+
+@lru_cache(maxsize=4)
+def load_stopwords(path: Path = STOPWORDS_FILE) -> frozenset[str]:
+    words = (line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(w.lower() for line in words for w in line.split())
+
+
+def query_terms(query: str, stopwords: frozenset[str] | None = None) -> list[str]:
+    """The searchable words of a free-text query: lower-cased, without stop words or duplicates."""
+    stop = load_stopwords() if stopwords is None else stopwords
+    terms = dict.fromkeys(w for w in (m.group(0).lower() for m in _WORD.finditer(query)) if w not in stop)
+    return list(terms)[:MAX_TERMS]
+
+
+def _quote(term: str, dialect: str) -> str:
+    # Terms are runs of letters and digits only, so quoting them is enough on both engines.
+    return f'"{term}"' if dialect == "sqlite" else f"'{term}'"
+
+
+def _join(terms: list[str], dialect: str, op: str) -> str:
+    symbol = {"or": " OR ", "and": " AND "} if dialect == "sqlite" else {"or": " | ", "and": " & "}
+    return symbol[op].join(_quote(t, dialect) for t in terms)
+
+
+class _FrequencyCache:
+    """Document frequencies per database and term, counted up to a limit, for a few minutes (SQLite)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, int, int]] = {}
+
+    def get(self, key: tuple[str, str], limit: int) -> int | None:
+        """The count, unless unknown, expired, or cut at a lower limit than this one."""
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > _DF_TTL_SECONDS:
+            return None
+        _, count, counted_to = entry
+        return None if count >= counted_to and limit > counted_to else min(count, limit)
+
+    def put(self, key: tuple[str, str], count: int, limit: int) -> None:
+        if len(self._entries) >= _DF_MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), count, limit)
+
+
+_frequencies = _FrequencyCache()
+
+
+@dataclass(frozen=True, slots=True)
+class _Statistics:
+    """What a search is planned and (on PostgreSQL) ranked with."""
+
+    frequencies: dict[str, int]  # chunks holding each query word; on SQLite counted only up to budget + 1
+    lexemes: list[str] = field(default_factory=list)  # PostgreSQL: the words' lexemes, with their BM25 idf
+    idf: list[float] = field(default_factory=list)
+    average_length: float = 1.0
+
+
+async def _statistics(session: AsyncSession, terms: list[str], budget: int) -> _Statistics:
+    if session.get_bind().dialect.name == "postgresql":
+        return await _postgres_statistics(session, terms)
+    return _Statistics(await _counted_frequencies(session, terms, budget))
+
+
+async def _postgres_statistics(session: AsyncSession, terms: list[str]) -> _Statistics:
+    """Exact frequencies from `kb_terms`, one round trip; idf as Lucene's BM25 (never negative)."""
+    rows = (await session.execute(text(_POSTGRES_STATISTICS), {"terms": terms})).all()
+    frequencies = dict.fromkeys(terms, 0)
+    chunks: dict[str, int] = {}
+    for row in rows:
+        frequencies[row.term] = max(frequencies[row.term], row.chunks)
+        if row.chunks:
+            chunks[row.lexeme] = row.chunks
+    total, total_length = (rows[0].total, rows[0].total_length) if rows else (0, 0)
+    return _Statistics(
+        frequencies,
+        lexemes=list(chunks),
+        idf=[math.log(1 + (total - n + 0.5) / (n + 0.5)) for n in chunks.values()],
+        average_length=max(total_length / total, 1.0) if total else 1.0,
+    )
+
+
+async def _counted_frequencies(session: AsyncSession, terms: list[str], budget: int) -> dict[str, int]:
+    """Chunks holding each term, counted up to budget + 1 ("more than the budget") in FTS5."""
+    database = str(session.get_bind().engine.url)
+    limit = budget + 1
+    out = {t: _frequencies.get((database, t), limit) for t in terms}
+    unknown = [t for t, count in out.items() if count is None]
+    if unknown:
+        # One round trip for every word not counted recently.
+        sql = "SELECT " + ", ".join(_SQLITE_DF.format(name=f"t{i}") for i in range(len(unknown)))
+        params: dict[str, object] = {f"t{i}": _quote(t, "sqlite") for i, t in enumerate(unknown)}
+        params["cap"] = limit
+        row = (await session.execute(text(sql), params)).one()
+        for term, count in zip(unknown, row, strict=True):
+            _frequencies.put((database, term), int(count), limit)
+            out[term] = int(count)
+    return {t: int(count or 0) for t, count in out.items()}
+
+
+# A candidate filter: None (every chunk holding any word: few enough), ("or", rare words) or ("bounded",
+# expression) for common words, of which only the first `budget` matching chunks are ranked.
+Plan = tuple[str, str] | None
+_QUORUM_WORDS = 6
+
+
+def _quorum(words: list[str], m: int, dialect: str) -> str:
+    """Chunks holding at least `m` of `words`, as an FTS expression."""
+    if m >= len(words):
+        return _join(words, dialect, "and")
+    if m <= 1:
+        return _join(words, dialect, "or")
+    groups = (_join(list(c), dialect, "and") for c in itertools.combinations(words, m))
+    return (" OR " if dialect == "sqlite" else " | ").join(f"({g})" for g in groups)
+
+
+def _plan(frequencies: dict[str, int], terms: list[str], budget: int, top_k: int, dialect: str) -> Plan:
+    """The candidate filter: None when every candidate fits the budget, ("or", rarest words) when those fit it
+    and hold at least `top_k` chunks, else ("bounded", "") for the coordination levels of the common words."""
+    present = [t for t in terms if frequencies[t] > 0]
+    selective: list[str] = []
+    total = 0
+    for term in sorted(present, key=lambda t: (frequencies[t], terms.index(t))):
+        if total + frequencies[term] > budget:
+            break
+        selective.append(term)
+        total += frequencies[term]
+    if len(selective) == len(present):
+        return None
+    if total >= top_k:
+        return ("or", _join(selective, dialect, "or"))
+    return ("bounded", "")
+
+
+async def search(
+    session: AsyncSession,
+    query: str,
+    top_k: int,
+    collection: str | None = None,
+    *,
+    candidate_budget: int | None = None,
+) -> list[KnowledgeDocument]:
+    """The `top_k` best chunks for `query` (optionally within one collection), best first."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    dialect = session.get_bind().dialect.name
+    if candidate_budget is None:
+        candidate_budget = CANDIDATE_BUDGET.get(dialect, 250)
+    if dialect == "postgresql":
+        # Prepared statements switch to a generic plan after a few runs, and a generic plan calls to_tsquery()
+        # for every candidate row; custom plans fold it into a constant (twice as fast here).
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    statistics = await _statistics(session, terms, candidate_budget)
+    plan = _plan(statistics.frequencies, terms, candidate_budget, top_k, dialect)
+    if plan is None or plan[0] == "or":
+        return await _ranked(session, terms, statistics, plan, top_k, collection, candidate_budget)
+    # Common words: chunks holding all of them first, then at least one fewer, and so on.
+    words = [t for t in terms if statistics.frequencies[t] > 0][:_QUORUM_WORDS]
+    hits: list[KnowledgeDocument] = []
+    for m in range(len(words), 0, -1):
+        bounded = ("bounded", _quorum(words, m, dialect))
+        hits = await _ranked(session, terms, statistics, bounded, top_k, collection, candidate_budget)
+        if len(hits) >= top_k:
+            break
+    return hits
+
+
+async def _ranked(
+    session: AsyncSession,
+    terms: list[str],
+    statistics: _Statistics,
+    plan: Plan,
+    top_k: int,
+    collection: str | None,
+    budget: int,
+) -> list[KnowledgeDocument]:
+    dialect = session.get_bind().dialect.name
+    everything = _join(terms, dialect, "or")
+    candidates = everything if plan is None else plan[1]
+    params: dict[str, object] = {"top_k": top_k, "filter": candidates, "budget": budget, "match": everything}
+    where = ""
+    if collection is not None:
+        params["collection"] = collection
+        where = "AND c.collection = :collection"
+    if dialect == "sqlite":
+        # Rows must be candidates; bm25 scores every word of the query.
+        bound = ""
+        if plan is not None:
+            params["match"] = f"({candidates}) AND ({everything})"
+            if plan[0] == "bounded":
+                last = await session.scalar(
+                    text(_SQLITE_LAST_CANDIDATE), {"filter": candidates, "offset": max(budget - 1, 0)}
+                )
+                if last is not None:
+                    params["last"], bound = last, _SQLITE_BOUND
+        sql = _SQLITE_SEARCH.format(collection=where, bound=bound)
+    else:
+        params.update(lexemes=statistics.lexemes, idf=statistics.idf, average_length=statistics.average_length)
+        bound = _POSTGRES_ALL if plan is None else _POSTGRES_BOUND
+        sql = _POSTGRES_SEARCH.format(collection=where, candidates=bound)
+    rows = await session.execute(text(sql), params)
+    return [
+        KnowledgeDocument(
+            chunk_id=row.id,
+            document_id=row.document_id,
+            title=row.title,
+            source=row.source,
+            heading=row.heading,
+            content=row.content,
+            score=round(float(row.score), 6),
+        )
+        for row in rows
+    ]
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Bring the planner's statistics up to date after a bulk change, so the next search is planned on them.
+
+    PostgreSQL plans the candidate and ranking queries from table statistics, which autovacuum refreshes a
+    minute or more after the change; without them a fresh table's plans can be ten times slower. FTS5 plans
+    without statistics.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("ANALYZE kb_documents, kb_chunks"))
+
+
+async def collection_exists(session: AsyncSession, collection: str) -> bool:
+    found = await session.execute(
+        text("SELECT 1 FROM kb_documents WHERE collection = :c LIMIT 1"), {"c": collection}
+    )
+    return found.first() is not None
+
+
+async def collection_names(session: AsyncSession) -> list[str]:
+    rows = await session.execute(text("SELECT DISTINCT collection FROM kb_documents ORDER BY collection"))
+    return [row[0] for row in rows]

@@ -1,0 +1,207 @@
+"""SMS outreach on the database: accepting a message into the outbox, opt-outs, history and campaign numbers.
+
+Accepting is one transaction: the per-phone counter of the local day is bumped with a conditional UPDATE
+(`count < limit`), and the outbox row is written beside it, so two racing sends can never both be the
+sixth and a crash can never count a message it did not queue. Its first statement is a write, which on
+SQLite takes the database's write lock before anything is read (PostgreSQL locks the counter row instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from salesboost.sales.replay import ensure_same_request
+from salesboost.sales.sms.segments import SegmentCount
+from salesboost.store.sms import SMS_STATUSES, SmsDailyCounter, SmsMessage, SmsOptOut
+from salesboost.tools.errors import ToolDomainError
+
+SMS_OPTED_OUT = "SMS_OPTED_OUT"
+SMS_DAILY_LIMIT = "SMS_DAILY_LIMIT"
+
+# Carrier-standard keywords (CTIA): any of these as the whole inbound message opts the sender out or back in.
+STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+START_KEYWORDS = frozenset({"START", "UNSTOP"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A validated message, ready to be accepted."""
+
+    phone: str
+    body: str
+    count: SegmentCount
+    request_hash: str
+    idempotency_key: str | None = None
+    customer_number: int | None = None
+    campaign: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message: SmsMessage
+    duplicate: bool
+    sent_today: int | None  # None for a duplicate: it counted when it was first accepted
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> date:
+    """The calendar day of `moment` where the daily limit is counted."""
+    return moment.astimezone(zone).date()
+
+
+def _insert_ignore(session: AsyncSession, phone: str, day: date) -> Any:
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    return insert(SmsDailyCounter).values(phone=phone, day=day, count=0).on_conflict_do_nothing()
+
+
+async def accept(
+    sessions: async_sessionmaker[AsyncSession], out: Outgoing, now: datetime, zone: ZoneInfo, daily_limit: int
+) -> Accepted:
+    """Queue the message, or replay the first one sent with its key; `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`."""
+    day = local_day(now, zone)
+    try:
+        async with sessions() as session, session.begin():
+            await session.execute(_insert_ignore(session, out.phone, day))
+            if out.idempotency_key is not None:
+                first = await _by_key(session, out.idempotency_key)
+                if first is not None:
+                    ensure_same_request(first.request_hash, out.request_hash, out.idempotency_key)
+                    return Accepted(first, duplicate=True, sent_today=None)
+            if await session.get(SmsOptOut, out.phone) is not None:
+                raise ToolDomainError(
+                    SMS_OPTED_OUT,
+                    "this number has opted out of text messages (it replied STOP); do not contact it by SMS",
+                    details={"phone": out.phone},
+                )
+            counted = await session.scalar(
+                update(SmsDailyCounter)
+                .where(
+                    SmsDailyCounter.phone == out.phone,
+                    SmsDailyCounter.day == day,
+                    SmsDailyCounter.count < daily_limit,
+                )
+                .values(count=SmsDailyCounter.count + 1)
+                .returning(SmsDailyCounter.count)
+            )
+            if counted is None:
+                raise ToolDomainError(
+                    SMS_DAILY_LIMIT,
+                    f"this number already got {daily_limit} messages today ({day.isoformat()}, {zone.key}); "
+                    "try again tomorrow",
+                    details={"phone": out.phone, "day": day.isoformat(), "limit": daily_limit},
+                )
+            message = SmsMessage(
+                idempotency_key=out.idempotency_key,
+                request_hash=out.request_hash,
+                phone=out.phone,
+                customer_number=out.customer_number,
+                campaign=out.campaign,
+                body=out.body,
+                encoding=out.count.encoding,
+                segments=out.count.segments,
+                characters=out.count.characters,
+                status="queued",
+                attempts=0,
+                local_day=day,
+                created_at=now,
+                updated_at=now,
+                next_attempt_at=now,
+            )
+            session.add(message)
+            await session.flush()
+            return Accepted(message, duplicate=False, sent_today=int(counted))
+    except IntegrityError:
+        # A send with the same key committed first (its unique index stopped this one): answer with it.
+        if out.idempotency_key is None:
+            raise
+        async with sessions() as session:
+            first = await _by_key(session, out.idempotency_key)
+        if first is None:
+            raise
+        ensure_same_request(first.request_hash, out.request_hash, out.idempotency_key)
+        return Accepted(first, duplicate=True, sent_today=None)
+
+
+async def _by_key(session: AsyncSession, key: str) -> SmsMessage | None:
+    return await session.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+
+
+async def opt_out(
+    sessions: async_sessionmaker[AsyncSession], phone: str, now: datetime, source: str, keyword: str | None = None
+) -> bool:
+    """Record that `phone` (E.164) wants no more messages; False when it had already opted out."""
+    async with sessions() as session, session.begin():
+        if await session.get(SmsOptOut, phone) is not None:
+            return False
+        session.add(SmsOptOut(phone=phone, opted_out_at=now, source=source, keyword=keyword))
+    return True
+
+
+async def opt_in(sessions: async_sessionmaker[AsyncSession], phone: str) -> bool:
+    """Lift an opt-out (the number replied START); False when there was none."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def is_opted_out(session: AsyncSession, phone: str) -> bool:
+    return await session.get(SmsOptOut, phone) is not None
+
+
+async def handle_inbound(sessions: async_sessionmaker[AsyncSession], phone: str, body: str, now: datetime) -> str:
+    """Apply an inbound message: `opted_out`, `opted_in`, or `ignored` when it is no keyword."""
+    keyword = " ".join(body.split()).upper().strip(".!")
+    if keyword in STOP_KEYWORDS:
+        await opt_out(sessions, phone, now, source="inbound", keyword=keyword)
+        return "opted_out"
+    if keyword in START_KEYWORDS:
+        await opt_in(sessions, phone)
+        return "opted_in"
+    return "ignored"
+
+
+async def history(
+    session: AsyncSession, *, phone: str | None, customer_number: int | None, limit: int
+) -> Sequence[SmsMessage]:
+    """The latest messages to a phone or a customer, newest first."""
+    query = select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)
+    if phone is not None:
+        query = query.where(SmsMessage.phone == phone)
+    else:
+        query = query.where(SmsMessage.customer_number == customer_number)
+    return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStats:
+    total_sent: int
+    unique_recipients: int
+    total_segments: int
+    by_status: dict[str, int]
+
+
+async def campaign_stats(session: AsyncSession, campaign: str) -> CampaignStats:
+    """Every message of the campaign, whatever its status (`by_status` splits them)."""
+    in_campaign = SmsMessage.campaign == campaign
+    totals = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(func.distinct(SmsMessage.phone)),
+                func.coalesce(func.sum(SmsMessage.segments), 0),
+            ).where(in_campaign)
+        )
+    ).one()
+    rows = await session.execute(select(SmsMessage.status, func.count()).where(in_campaign).group_by(SmsMessage.status))
+    by_status = dict.fromkeys(SMS_STATUSES, 0)
+    by_status.update({status: int(n) for status, n in rows.all()})
+    return CampaignStats(int(totals[0]), int(totals[1]), int(totals[2]), by_status)

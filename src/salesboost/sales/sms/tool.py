@@ -1,0 +1,294 @@
+"""`sms_outreach`: send a text to a customer (through the outbox), and read its history and campaign numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from salesboost.clock import as_utc
+from salesboost.config import Settings, SettingsError
+from salesboost.sales.action_output import ActionOutput
+from salesboost.sales.compliance.tool import ComplianceEngine
+from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
+from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
+from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
+from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, checked_key, request_hash
+from salesboost.sales.sms.outreach import (
+    SMS_DAILY_LIMIT,
+    SMS_OPTED_OUT,
+    Outgoing,
+    accept,
+    campaign_stats,
+    history,
+)
+from salesboost.sales.sms.segments import count_segments
+from salesboost.store.customers import Customer
+from salesboost.store.sms import SmsMessage
+from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
+from salesboost.tools.errors import ToolDomainError
+
+SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
+SMS_COMPLIANCE_BLOCKED = "SMS_COMPLIANCE_BLOCKED"
+MAX_SEGMENTS = 10
+# The compliance pack knows the stages of a live conversation; won and lost deals are checked without one.
+_COMPLIANCE_STAGES = frozenset({"opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"})
+
+Action = Literal["send", "history", "campaign_stats"]
+
+
+class SmsInput(ToolInput):
+    action: Action = Field("send", description="send (the default), history or campaign_stats.")
+    phone: str | None = Field(
+        None, max_length=40, description="Recipient, international (+14155550123) or national in the default region."
+    )
+    customer_id: CustomerId | None = Field(None, description="Or the customer to text (its phone on file).")
+    message: str | None = Field(None, min_length=1, max_length=1600, description="For send: the text.")
+    campaign: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="Campaign tag (marks a marketing text); required for campaign_stats.",
+    )
+    limit: int = Field(20, ge=1, le=100, description="For history: at most this many messages, newest first.")
+
+    @field_validator("message")
+    @classmethod
+    def _fits(cls, value: str | None) -> str | None:
+        if value is not None and (segments := count_segments(value).segments) > MAX_SEGMENTS:
+            raise ValueError(f"is {segments} SMS segments long; at most {MAX_SEGMENTS} are allowed")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_for_action(self) -> SmsInput:
+        if self.action in ("send", "history") and self.phone is None and self.customer_id is None:
+            raise ValueError(f"action {self.action!r} needs phone or customer_id")
+        if self.action == "send" and self.message is None:
+            raise ValueError("action 'send' needs message")
+        if self.action == "campaign_stats" and self.campaign is None:
+            raise ValueError("action 'campaign_stats' needs campaign")
+        return self
+
+
+class SmsView(BaseModel):
+    message_id: int
+    phone: str
+    customer_id: str | None
+    campaign: str | None
+    body: str
+    encoding: str
+    segments: int
+    characters: int
+    status: str = Field(description="queued, sent, delivered or failed.")
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: SmsMessage) -> SmsView:
+        return cls(
+            message_id=row.id,
+            phone=row.phone,
+            customer_id=format_customer_id(row.customer_number) if row.customer_number is not None else None,
+            campaign=row.campaign,
+            body=row.body,
+            encoding=row.encoding,
+            segments=row.segments,
+            characters=row.characters,
+            status=row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=as_utc(row.created_at),
+            sent_at=as_utc(row.sent_at) if row.sent_at else None,
+            delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
+        )
+
+
+class SmsOutput(ActionOutput):
+    keys_by_action: ClassVar[Mapping[str, frozenset[str]]] = {
+        "send": frozenset({"message", "duplicate", "sent_today", "daily_limit", "compliance_warnings"}),
+        "history": frozenset({"messages", "count"}),
+        "campaign_stats": frozenset({"campaign", "total_sent", "unique_recipients", "total_segments", "by_status"}),
+    }
+
+    action: Action
+    message: SmsView | None = Field(None, description="send: the queued message (or the first one, on a retry).")
+    duplicate: bool | None = Field(None, description="send: true when the idempotency key replayed an earlier send.")
+    sent_today: int | None = Field(None, description="send: messages accepted for this phone today, this one included.")
+    daily_limit: int | None = None
+    compliance_warnings: list[str] | None = Field(None, description="send: rule ids that warned but did not block.")
+    messages: list[SmsView] | None = None
+    count: int | None = None
+    campaign: str | None = None
+    total_sent: int | None = None
+    unique_recipients: int | None = None
+    total_segments: int | None = None
+    by_status: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRules:
+    default_region: str
+    zone: ZoneInfo
+    daily_limit: int
+
+
+class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
+    name = "sms_outreach"
+    description = (
+        "Text a customer. action=send (default) with phone or customer_id and message queues an SMS for "
+        "delivery and returns its encoding (GSM-7 or UCS-2), segments and status; a number gets at most 5 "
+        "texts per day, numbers that replied STOP are refused, and messages breaking the compliance rules "
+        "are refused. Set campaign for marketing texts (they need opt-out wording such as 'Reply STOP to opt "
+        "out'). action=history lists the texts sent to a phone or customer; action=campaign_stats counts a "
+        "campaign's texts by status."
+    )
+    Input = SmsInput
+    Output = SmsOutput
+    policy = ToolPolicy(
+        read_only=False, action_field="action", write_actions=frozenset({"send"}), timeout=10.0
+    )
+    error_codes = (
+        SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, CUSTOMER_NOT_FOUND,
+        IDEMPOTENCY_KEY_REUSED,
+    )
+    examples = (
+        {"action": "send", "customer_id": "CUST001", "message": "Hi John, does Tuesday 10am work for a demo?"},
+        {"action": "send", "phone": "+14155550101", "message": "Spring offer: 2 months free. Reply STOP to opt out.",
+         "campaign": "spring-2026"},
+        {"action": "history", "customer_id": "CUST001", "limit": 10},
+        {"action": "campaign_stats", "campaign": "spring-2026"},
+    )
+
+    def __init__(self, rules: SmsRules, compliance: ComplianceEngine) -> None:
+        self.rules = rules
+        self.compliance = compliance
+
+    async def run(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        if args.action == "send":
+            return await self._send(args, ctx)
+        if args.action == "history":
+            return await self._history(args, ctx)
+        return await self._campaign_stats(args, ctx)
+
+    async def _send(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        assert args.message is not None
+        customer = await self._customer(args, ctx)
+        phone = self._recipient(args, customer)
+        verdict = self.compliance.check(
+            args.message,
+            channel="sms",
+            stage=customer.stage if customer is not None and customer.stage in _COMPLIANCE_STAGES else None,
+            marketing=args.campaign is not None,
+        )
+        if verdict.risk_level == "BLOCK":
+            rules = sorted({v.rule_id for v in verdict.violations})
+            raise ToolDomainError(
+                SMS_COMPLIANCE_BLOCKED,
+                "the message breaks compliance rules " + ", ".join(rules) + ": "
+                + "; ".join(dict.fromkeys(v.message for v in verdict.violations)),
+                details={"rules": rules, "violations": [v.model_dump() for v in verdict.violations]},
+            )
+        payload = args.model_dump(mode="json", exclude={"limit"})
+        payload["phone"] = phone
+        outgoing = Outgoing(
+            phone=phone,
+            body=args.message,
+            count=count_segments(args.message),
+            request_hash=request_hash(payload),
+            idempotency_key=checked_key(ctx.idempotency_key),
+            customer_number=customer.number if customer is not None else None,
+            campaign=args.campaign,
+        )
+        accepted = await accept(
+            ctx.backends.sessions(), outgoing, ctx.backends.clock(), self.rules.zone, self.rules.daily_limit
+        )
+        return SmsOutput(
+            action="send",
+            message=SmsView.of(accepted.message),
+            duplicate=accepted.duplicate,
+            sent_today=accepted.sent_today,
+            daily_limit=self.rules.daily_limit,
+            compliance_warnings=sorted({v.rule_id for v in verdict.violations}),
+        )
+
+    async def _customer(self, args: SmsInput, ctx: ToolContext) -> Customer | None:
+        """The customer named by id, or else the one whose phone this is (so history by customer finds it)."""
+        async with ctx.backends.sessions()() as session:
+            if args.customer_id is not None:
+                customer = await load(session, customer_number(args.customer_id))
+                if customer is None:
+                    raise ToolDomainError(
+                        CUSTOMER_NOT_FOUND, f"no customer {args.customer_id}", details={"customer_id": args.customer_id}
+                    )
+                return customer
+            phone = self._parse(args.phone or "")
+            return await find_by_phone(session, phone)
+
+    def _recipient(self, args: SmsInput, customer: Customer | None) -> str:
+        if args.phone is not None:
+            return self._parse(args.phone)
+        if customer is None or customer.phone is None:
+            raise ToolDomainError(
+                SMS_INVALID_PHONE,
+                f"customer {args.customer_id} has no phone number on file; add one with crm_integration update",
+                details={"customer_id": args.customer_id, "reason": "no phone on file"},
+            )
+        return customer.phone
+
+    def _parse(self, raw: str) -> str:
+        try:
+            return to_e164(raw, self.rules.default_region)
+        except InvalidPhoneError as exc:
+            raise ToolDomainError(
+                SMS_INVALID_PHONE,
+                f"cannot text {raw!r}: {exc} (default region {self.rules.default_region})",
+                details={"phone": raw, "reason": str(exc)},
+            ) from None
+
+    async def _history(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        phone = self._parse(args.phone) if args.phone is not None else None
+        number = customer_number(args.customer_id) if args.customer_id is not None and phone is None else None
+        async with ctx.backends.sessions()() as session:
+            rows = await history(session, phone=phone, customer_number=number, limit=args.limit)
+        views = [SmsView.of(r) for r in rows]
+        return SmsOutput(action="history", messages=views, count=len(views))
+
+    async def _campaign_stats(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        assert args.campaign is not None
+        async with ctx.backends.sessions()() as session:
+            stats = await campaign_stats(session, args.campaign)
+        return SmsOutput(
+            action="campaign_stats",
+            campaign=args.campaign,
+            total_sent=stats.total_sent,
+            unique_recipients=stats.unique_recipients,
+            total_segments=stats.total_segments,
+            by_status=stats.by_status,
+        )
+
+    def preview(self, output: SmsOutput) -> str:
+        if output.message is not None:
+            m = output.message
+            again = " (earlier send)" if output.duplicate else ""
+            return f"SMS {m.message_id} {m.status}{again}: {m.segments} {m.encoding} segment(s) to {m.phone}"
+        if output.action == "history":
+            return f"{output.count} SMS in history"
+        return f"Campaign {output.campaign}: {output.total_sent} SMS to {output.unique_recipients} recipients"
+
+
+def rules_from_settings(settings: Settings) -> SmsRules:
+    try:
+        zone = ZoneInfo(settings.sms_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"SALESBOOST_SMS_TIMEZONE={settings.sms_timezone!r}: not a known IANA time zone") from None
+    return SmsRules(settings.phone_default_region, zone, settings.sms_daily_limit)
+
+
+def build(backends: ToolBackends) -> SmsOutreachTool:
+    settings = backends.settings
+    return SmsOutreachTool(rules_from_settings(settings), ComplianceEngine.from_settings(settings))

@@ -167,9 +167,6 @@ class StatusEvents:
         self.bus = bus
         self.callbacks = callbacks
 
-    def wanted(self, call: Call) -> bool:
-        return call.callback is not None or self.bus.wants(call.session_id)
-
     def started(self, call: Call) -> None:
         self._emit(
             call, {"tool_name": call.name, "status": "started", "tool_call_id": call.tool_call_id,

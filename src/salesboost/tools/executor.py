@@ -75,7 +75,7 @@ class ToolExecutor:
             name, payload, caller_role, tool_call_id or f"auto-{self._id_prefix}{next(self._ids):x}", session_id,
             caller_id, idempotency_key, status_callback, _perf(),
         )
-        if self._status.wanted(call):
+        if status_callback is not None or self.events.wants(session_id):
             call.events = True
             self._status.started(call)
         try:
@@ -83,11 +83,13 @@ class ToolExecutor:
             self._authorize(call, entry)
             args = call.args = self._validate(entry, payload)
             entry.authorize_action(args, caller_role)
-            check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
+            if idempotency_key is not None or self.require_idempotency_key:
+                check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
             self._admit(entry, call.caller)
             if not self._cache_lookup(call, entry, args):
                 await self._run(call, entry, args)
-                self._cache_store(call, entry, args)
+                if call.cache_key is not None:
+                    self._cache_store(call, entry, args)
         except Exception as exc:
             call.exc = exc
         return self._record(call)
@@ -130,31 +132,36 @@ class ToolExecutor:
             call.role, call.tool_call_id, self.registry.backends, call.session_id, call.idempotency_key,
             call.caller_id,
         )
-        policy, retry = entry.policy, self.parts.retry
-        attempts = retry.attempts(
-            tool_retries=policy.retry, side_effect=entry.is_write(args),
-            safe_to_repeat=policy.idempotent or call.idempotency_key is not None,
-        )
+        policy = entry.policy
         while True:
             try:
                 done, value = start(entry, args, ctx, self.parts.threads)
                 output = value if done else await await_with_deadline(value, policy.timeout)
                 break
             except Exception as exc:
-                if call.retries + 1 >= attempts or not is_transient(exc):
+                if not is_transient(exc) or call.retries + 1 >= self._attempts(call, entry, args):
                     raise
-                await asyncio.sleep(retry.delay(call.retries))
+                await asyncio.sleep(self.parts.retry.delay(call.retries))
                 call.retries += 1
         if not isinstance(output, entry.tool.Output):
             output = entry.tool.Output.model_validate(output)
         call.output = output
         call.result = output.model_dump(mode="json")
 
+    def _attempts(self, call: Call, entry: RegisteredTool, args: BaseModel) -> int:
+        """Asked only once an attempt failed: the happy path never pays for it."""
+        policy = entry.policy
+        return self.parts.retry.attempts(
+            tool_retries=policy.retry, side_effect=entry.is_write(args),
+            safe_to_repeat=policy.idempotent or call.idempotency_key is not None,
+        )
+
     def _cache_store(self, call: Call, entry: RegisteredTool, args: BaseModel) -> None:
-        ttl = entry.policy.cache_ttl
-        if call.cache_key is not None and ttl is not None and call.result is not None:
-            # A copy: this caller's envelope holds the dict it may change.
-            self.cache.set(call.cache_key, (dict(call.result), call.output), ttl, entry.tool.cache_tags(args))
+        assert call.cache_key is not None and call.result is not None and entry.policy.cache_ttl is not None
+        # A copy: this caller's envelope holds the dict it may change.
+        self.cache.set(
+            call.cache_key, (dict(call.result), call.output), entry.policy.cache_ttl, entry.tool.cache_tags(args)
+        )
 
     def _record(self, call: Call) -> ToolResult:
         """Name the failure, let every recorder read the call, then answer the envelope."""

@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP surface (docs/contract.md, section 7), declared so the OpenAPI schema is honest."""
+"""Request and response bodies of the HTTP surface (docs/contract.md, section 7), declared so the OpenAPI
+schema is honest."""
 
 from __future__ import annotations
 

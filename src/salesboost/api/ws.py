@@ -1,4 +1,5 @@
-"""`WS /ws/chat?session_id=...`: the `tool_status` events (docs/contract.md, section 5) of a session, in order, and heartbeats.
+"""`WS /ws/chat?session_id=...`: the `tool_status` events (docs/contract.md, section 5) of a session, in order,
+and heartbeats.
 
 Authentication, never by query string alone (it lands in access logs): offer the subprotocols
 `["salesboost.v1", "bearer.<key>"]`, or send `{"type": "auth", "api_key": "<key>"}` as the first message

@@ -157,11 +157,12 @@ class ToolExecutor:
         )
 
     def _cache_store(self, call: Call, entry: RegisteredTool, args: BaseModel) -> None:
-        assert call.cache_key is not None and call.result is not None and entry.policy.cache_ttl is not None
+        key, ttl, result = call.cache_key, entry.policy.cache_ttl, call.result
+        assert key is not None
+        assert ttl is not None
+        assert result is not None
         # A copy: this caller's envelope holds the dict it may change.
-        self.cache.set(
-            call.cache_key, (dict(call.result), call.output), entry.policy.cache_ttl, entry.tool.cache_tags(args)
-        )
+        self.cache.set(key, (dict(result), call.output), ttl, entry.tool.cache_tags(args))
 
     def _record(self, call: Call) -> ToolResult:
         """Name the failure, let every recorder read the call, then answer the envelope."""

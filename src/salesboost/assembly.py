@@ -9,9 +9,11 @@ functions (the installed package names this module as its `salesboost.compositio
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from salesboost.config import Settings, get_settings
@@ -19,6 +21,7 @@ from salesboost.observability.audit import AuditWriter
 from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
+from salesboost.sales.sms.outbox import OutboxDispatcher
 from salesboost.store.db import create_engine, ensure_migrated, session_factory
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.cache import ToolCache
@@ -142,6 +145,24 @@ def build_runtime(
     parts = executor_parts(registry, metrics=metrics, close_backends=False)
     executor = ToolExecutor(registry, parts=parts, require_idempotency_key=require_idempotency_key)
     return Runtime(registry.backends.settings, registry.backends, registry, executor)
+
+
+@asynccontextmanager
+async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIterator[None]:
+    """Deliver the SMS outbox while the service runs (leases make several replicas safe)."""
+    sessions = executor.registry.backends.session_factory
+    if not settings.sms_dispatcher_enabled or sessions is None:
+        yield
+        return
+    dispatcher = OutboxDispatcher.from_settings(settings, sessions)
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run_forever(settings.sms_dispatch_interval, stop), name="sms-dispatcher")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await dispatcher.aclose()
 
 
 async def seed_demo(settings: Settings) -> list[str]:

@@ -7,7 +7,6 @@ here is closed at shutdown (flushing the audit trail). A given executor stays it
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from salesboost.api.errors import ApiError, handle_api_error, handle_http_error,
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
-from salesboost.assembly import build_runtime
+from salesboost.assembly import build_runtime, sms_dispatcher
 from salesboost.config import Settings, get_settings
 from salesboost.tools.executor import ToolExecutor
 
@@ -34,26 +33,6 @@ SalesBoost Tools over HTTP. Authenticate with an API key, as `Authorization: Bea
 the key decides your role (a role in the body is ignored). Side-effecting calls need an `Idempotency-Key`
 header. Every call answers the envelope (`ToolResult`); see docs/api.md for the status of each error code.
 """
-
-
-@asynccontextmanager
-async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIterator[None]:
-    """Deliver the SMS outbox while the service runs (leases make several replicas safe)."""
-    sessions = executor.registry.backends.session_factory
-    if not settings.sms_dispatcher_enabled or sessions is None:
-        yield
-        return
-    from salesboost.sales.sms.outbox import OutboxDispatcher
-
-    dispatcher = OutboxDispatcher.from_settings(settings, sessions)
-    stop = asyncio.Event()
-    task = asyncio.create_task(dispatcher.run_forever(settings.sms_dispatch_interval, stop), name="sms-dispatcher")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-        await dispatcher.aclose()
 
 
 def create_app(settings: Settings | None = None, *, executor: ToolExecutor | None = None) -> FastAPI:

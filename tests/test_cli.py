@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -55,3 +56,15 @@ def test_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["tools", "list"])
     assert result.exit_code == 2
     assert "TOOL_RETRY_MAX_ATTEMPTS" in result.output
+
+
+def test_train_if_missing_rebuilds_a_model_file_that_does_not_load(tmp_path: Path) -> None:
+    """A model written by another version (its classes since moved) is rebuilt, not kept to fail at start-up."""
+    from salesboost.sales.stage.model import load
+
+    model_file = tmp_path / "stage.joblib"
+    model_file.write_bytes(b"\x80\x04\x95not a model")
+    result = runner.invoke(app, ["train", "stage-classifier", "--if-missing", "--output", str(model_file)])
+    assert result.exit_code == 0, result.output
+    assert "rebuilding the stage classifier model" in result.output
+    assert load(model_file).metrics is not None

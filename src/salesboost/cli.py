@@ -338,7 +338,7 @@ app.add_typer(train_app, name="train")
 @train_app.command("stage-classifier")
 def train_stage_classifier(
     if_missing: Annotated[
-        bool, typer.Option("--if-missing", help="Do nothing when the model file already exists.")
+        bool, typer.Option("--if-missing", help="Do nothing when a model file that loads is already there.")
     ] = False,
     data: Annotated[
         str | None, typer.Option(help="Labelled examples (JSONL), with lexicon.yaml beside them.")
@@ -349,14 +349,19 @@ def train_stage_classifier(
     from pathlib import Path
 
     from salesboost.sales.stage.features import LexiconError
-    from salesboost.sales.stage.model import StageModelError, save, train_from_files
+    from salesboost.sales.stage.model import StageModelError, load, save, train_from_files
 
     settings = get_settings()
     examples = Path(data) if data else settings.stage_training_data
     model_file = Path(output) if output else settings.stage_model_path
     if if_missing and model_file.is_file():
-        typer.echo(f"stage classifier model already at {model_file}; not retraining")
-        return
+        try:
+            load(model_file)
+        except StageModelError as exc:  # written by another version (its classes moved): rebuild it
+            typer.echo(f"rebuilding the stage classifier model: {exc}")
+        else:
+            typer.echo(f"stage classifier model already at {model_file}; not retraining")
+            return
     try:
         model = train_from_files(examples)
     except (StageModelError, LexiconError) as exc:

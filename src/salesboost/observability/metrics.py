@@ -76,18 +76,19 @@ class ToolMetrics(Collector):
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._bound: dict[tuple[str, str], BoundToolMetrics] = {}
+        self._bound: dict[str, dict[str, BoundToolMetrics]] = {}  # tool -> role -> counts (no key tuple per call)
         self._tools: dict[str, ToolStats] = {}
         self._caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
         self.registry.register(self)
 
     def bind(self, tool: str, role: str) -> BoundToolMetrics:
-        bound = self._bound.get((tool, role))
-        if bound is None:
-            stats = self._tools.get(tool)
-            if stats is None:
-                stats = self._tools[tool] = ToolStats()
-            bound = self._bound[(tool, role)] = BoundToolMetrics(tool, role, stats)
+        roles = self._bound.get(tool)
+        if roles is not None and (bound := roles.get(role)) is not None:
+            return bound
+        stats = self._tools.get(tool)
+        if stats is None:
+            stats = self._tools[tool] = ToolStats()
+        bound = self._bound.setdefault(tool, {})[role] = BoundToolMetrics(tool, role, stats)
         return bound
 
     def watch_cache(self, cache: CacheCounts) -> None:
@@ -113,7 +114,7 @@ class ToolMetrics(Collector):
             labels=["tool_name", "caller_role"],
         )
         bounds = [str(b) for b in LATENCY_BUCKETS] + ["+Inf"]
-        for (tool, role), bound in sorted(self._bound.items()):
+        for tool, role, bound in sorted((t, r, b) for t, roles in self._bound.items() for r, b in roles.items()):
             calls.add_metric([tool, STATUS_SUCCESS, role], bound.successes)
             calls.add_metric([tool, STATUS_ERROR, role], bound.failures)
             cumulative, running = [], 0

@@ -54,7 +54,7 @@ class ToolExecutor:
         self.require_idempotency_key = require_idempotency_key
         self._status = parts.events
         self._recorders = parts.recorders
-        self._id_prefix = os.urandom(6).hex()
+        self._auto_id = f"auto-{os.urandom(6).hex()}"
         self._ids = itertools.count(1)
 
     # --- the ladder -------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ class ToolExecutor:
     ) -> ToolResult:
         """Run one call; the envelope says whether it worked, never an exception."""
         call = Call(
-            name, payload, caller_role, tool_call_id or f"auto-{self._id_prefix}{next(self._ids):x}", session_id,
+            name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids):x}", session_id,
             caller_id, idempotency_key, status_callback, _perf(),
         )
         if status_callback is not None or self.events.wants(session_id):
@@ -101,7 +101,7 @@ class ToolExecutor:
     @staticmethod
     def _validate(entry: RegisteredTool, payload: Mapping[str, Any] | None) -> BaseModel:
         try:
-            args: BaseModel = entry.tool.Input.model_validate(payload if payload is not None else {})
+            args = entry.parse(payload if payload is not None else {})
         except ValidationError as exc:
             raise input_error(entry.name, exc) from None
         return args
@@ -146,7 +146,7 @@ class ToolExecutor:
         if not isinstance(output, entry.tool.Output):
             output = entry.tool.Output.model_validate(output)
         call.output = output
-        call.result = output.model_dump(mode="json")
+        call.result = entry.dump(output)
 
     def _attempts(self, call: Call, entry: RegisteredTool, args: BaseModel) -> int:
         """Asked only once an attempt failed: the happy path never pays for it."""

@@ -58,11 +58,11 @@ class AuditRecorder:
 
     def __init__(self, sink: AuditSink) -> None:
         self.sink = sink
-        self._prefix = os.urandom(6).hex()
+        self._prefix = os.urandom(6).hex() + "-"
         self._ids = itertools.count(1)
 
     def __call__(self, call: Call) -> None:
-        call.audit_id = audit_id = f"{self._prefix}-{next(self._ids):x}"
+        call.audit_id = audit_id = f"{self._prefix}{next(self._ids):x}"
         error = call.error
         self.sink.record(  # the fields of observability.audit.AuditEntry, in order
             (

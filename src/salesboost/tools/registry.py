@@ -7,9 +7,9 @@ does not import: the installed package names it as its `salesboost.composition_r
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, distribution
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -33,6 +33,10 @@ class RegisteredTool:
     roles: frozenset[str]
     action_roles: Mapping[str, frozenset[str]]
     is_async: bool
+    # pydantic-core's own entry points, bound once: `Input.model_validate` and `Output.model_dump(mode="json")`
+    # do the same through a Python-level layer of keyword handling that costs 0.4 µs each per call.
+    parse: Callable[[Any], BaseModel]
+    dump: Callable[[BaseModel], dict[str, Any]]
     enabled: bool = True
 
     @property
@@ -117,6 +121,8 @@ class ToolRegistry:
             roles=roles,
             action_roles=actions,
             is_async=inspect.iscoroutinefunction(tool.run),
+            parse=tool.Input.__pydantic_validator__.validate_python,
+            dump=partial(tool.Output.__pydantic_serializer__.to_python, mode="json"),
         )
 
     def get(self, name: str) -> RegisteredTool:

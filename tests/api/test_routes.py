@@ -219,10 +219,19 @@ async def test_only_write_actions_need_an_idempotency_key(client: httpx.AsyncCli
     assert keyed.json()["result"]["text"].endswith(":u-1")
 
 
-async def test_a_too_long_idempotency_key_is_422(client: httpx.AsyncClient) -> None:
-    response = await call(client, "coach", "write", {}, idempotency_key="k" * 201)
-    assert response.status_code == 422
-    assert error_code(response) == "TOOL_INPUT_INVALID"
+@pytest.mark.parametrize("key", ["k" * 201, "has space", "caf\u00e9"])
+async def test_the_header_follows_the_batch_bodys_key_rule(client: httpx.AsyncClient, key: str) -> None:
+    """One rule for the header and the batch body: a key either refuses is refused by the other."""
+    header = await client.post(
+        EXECUTE, json={"tool": "write", "payload": {}},
+        headers={**auth("coach"), "Idempotency-Key": key.encode("utf-8")},  # type: ignore[dict-item]
+    )
+    assert header.status_code == 422
+    assert error_code(header) == "TOOL_INPUT_INVALID"
+    batch = await client.post(
+        BATCH, json={"calls": [{"tool": "write", "payload": {}, "idempotency_key": key}]}, headers=auth("coach")
+    )
+    assert batch.status_code == 422
 
 
 async def test_a_session_belongs_to_the_first_key_that_uses_it(client: httpx.AsyncClient) -> None:

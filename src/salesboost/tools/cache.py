@@ -56,8 +56,6 @@ class ToolCache:
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
         self._tags: dict[str, set[CacheKey]] = {}
         self._by_tool: dict[str, list[int]] = {}  # tool -> [hits, misses]
-        self._hits = 0
-        self._misses = 0
         self._evictions = 0
 
     @staticmethod
@@ -79,18 +77,17 @@ class ToolCache:
         counts = self._by_tool.get(key[0])
         if counts is None:
             counts = self._by_tool[key[0]] = [0, 0]
-        if entry is not None and entry.expires > self._clock():
-            self._hits += 1
+        now = self._clock()
+        if entry is not None and entry.expires > now:
             counts[0] += 1
             if self.lru_enabled:
                 self._entries.move_to_end(key)
             if self.access_tracking:
                 entry.access_count += 1
-                entry.last_accessed = time.time()
+                entry.last_accessed = now  # on the cache's clock; shown as wall time by get_top_accessed
             return entry.value
         if entry is not None:
             self._drop(key)
-        self._misses += 1
         counts[1] += 1
         return MISS
 
@@ -147,11 +144,12 @@ class ToolCache:
         return len(self._entries)
 
     def get_statistics(self) -> dict[str, Any]:
-        total = self._hits + self._misses
+        hits = sum(h for h, _ in self._by_tool.values())
+        misses = sum(m for _, m in self._by_tool.values())
         return {
-            "hits": self._hits,
-            "misses": self._misses,
-            "hit_rate": self._hits / total if total else 0.0,
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
             "evictions": self._evictions,
             "size": len(self._entries),
             "max_entries": self.max_entries,
@@ -163,14 +161,14 @@ class ToolCache:
 
     def get_top_accessed(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most-used entries (needs `access_tracking`), most accessed first."""
-        now = self._clock()
+        now, wall = self._clock(), time.time()
         top = heapq.nlargest(limit, self._entries.items(), key=lambda item: item[1].access_count)
         return [
             {
                 "key": _describe(key),
                 "tool": key[0],
                 "access_count": entry.access_count,
-                "last_accessed": entry.last_accessed,
+                "last_accessed": None if entry.last_accessed is None else wall - (now - entry.last_accessed),
                 "age_seconds": round(now - entry.created, 3),
             }
             for key, entry in top

@@ -107,11 +107,6 @@ class ToolCache:
         """Per tool, [hits, misses]: the one count of cache operations (the metrics read it too)."""
         return self._by_tool
 
-    def hit_rate(self, tool: str) -> float:
-        hits, misses = self._by_tool.get(tool, (0, 0))
-        total = hits + misses
-        return hits / total if total else 0.0
-
     def invalidate_tag(self, tag: str) -> int:
         """Drop every entry stored with this tag; returns how many."""
         keys = self._tags.pop(tag, set())

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import timeit
+
+import pytest
+
 from salesboost.masking import mask, preview
+from salesboost.pii import find_emails
 
 
 def test_masks_phones_emails_and_secrets() -> None:
@@ -23,3 +28,27 @@ def test_preview_is_one_line_and_bounded() -> None:
     assert len(out) == 100
     assert "\n" not in out
     assert out.endswith("…")
+
+
+def test_masks_addresses_the_compliance_pack_also_finds() -> None:
+    text = "mail jürgen.müller@bücher.de, sarah@contoso.co.uk or ops+alerts@example.io; not user@host"
+    assert mask(text) == "mail j***@bücher.de, s***@contoso.co.uk or o***@example.io; not user@host"
+    assert [text[a:b] for a, b in find_emails(text)] == [
+        "jürgen.müller@bücher.de", "sarah@contoso.co.uk", "ops+alerts@example.io"
+    ]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["a", "a.", "a@", "1-", "(1"],
+    ids=["word-run", "dotted-run", "at-run", "dashed-digits", "bracketed-digits"],
+)
+def test_masking_time_grows_linearly(shape: str) -> None:
+    # A long run of word characters without "@" once made the e-mail pattern backtrack from every position:
+    # 80,000 characters took seconds. Linear time means five times the text takes about five times as long.
+    def seconds(length: int) -> float:
+        text = shape * (length // len(shape)) + "a"
+        return min(timeit.repeat(lambda: mask(text), number=1, repeat=3))
+
+    small, large = seconds(200_000), seconds(1_000_000)
+    assert large / small < 10, (small, large)

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     )
     sms_max_attempts: int = Field(8, ge=1, le=100, validation_alias=_env("SALESBOOST_SMS_MAX_ATTEMPTS"))
     sms_retry_delay: float = Field(2.0, ge=0, le=3600, validation_alias=_env("SALESBOOST_SMS_RETRY_DELAY"))
+    sms_retry_max_delay: float = Field(
+        3600.0, ge=0, le=86_400, validation_alias=_env("SALESBOOST_SMS_RETRY_MAX_DELAY")
+    )
     sms_dispatcher_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_SMS_DISPATCHER_ENABLED"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------

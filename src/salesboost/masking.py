@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# A phone-like run: an optional +, then 7 or more digits with common separators between them.
-_PHONE = re.compile(r"(?<![\w])\+?\d(?:[\s().-]{0,2}\d){6,}(?![\w])")
+from salesboost.pii import EMAIL, PHONE_LIKE, mask_email
+
 _SECRET = re.compile(
     r"(?i)(\"?(?:api[_-]?key|token|secret|password|authorization|auth_token)\"?\s*[:=]\s*\"?)([^\s\",}]+)"
 )
@@ -17,16 +16,11 @@ def _mask_phone(match: re.Match[str]) -> str:
     return "+***" + "".join(digits[-2:]) if match.group(0).startswith("+") else "***" + "".join(digits[-2:])
 
 
-def _mask_email(match: re.Match[str]) -> str:
-    local, _, domain = match.group(0).partition("@")
-    return f"{local[:1]}***@{domain}"
-
-
 def mask(text: str) -> str:
     """The text with e-mails, phone numbers and secret values masked."""
     text = _SECRET.sub(lambda m: m.group(1) + "***", text)
-    text = _EMAIL.sub(_mask_email, text)
-    return _PHONE.sub(_mask_phone, text)
+    text = EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return PHONE_LIKE.sub(_mask_phone, text)
 
 
 def preview(text: str, limit: int = 100) -> str:

@@ -1,4 +1,4 @@
-"""Customer tables: the customers themselves and the idempotency records of side-effecting calls.
+"""Customer tables: the customers themselves and the count of them.
 
 A customer's public id (`CUST001`) is derived from `number`, an integer the database allocates, so two
 concurrent creates can never get the same id. `search_text` is the lower-cased searchable text (name,
@@ -58,18 +58,6 @@ class Customer(Base):
     )
     # Every UPDATE says `WHERE version = <the version read>`: a concurrent write makes it fail, not vanish.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it from the class)
-
-
-class IdempotencyRecord(Base):
-    """The first outcome of a call made with an idempotency key, and a hash of the payload it carried."""
-
-    __tablename__ = "idempotency_records"
-
-    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    resource_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CustomerCount(Base):

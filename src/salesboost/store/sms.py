@@ -21,8 +21,6 @@ class SmsMessage(Base):
     __tablename__ = "sms_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(20))
     customer_number: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("customers.number", ondelete="SET NULL")

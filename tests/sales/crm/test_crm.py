@@ -193,6 +193,26 @@ async def test_racing_creates_with_one_key_make_one_customer(executor: ToolExecu
     assert ok(await crm(executor, {"action": "search", "query": "race condition"}))["count"] == 1
 
 
+async def test_one_key_from_two_callers_makes_one_customer_each(executor: ToolExecutor) -> None:
+    payload = {"action": "create", "data": {"name": "Shared Key GmbH"}}
+    callers = ("key-a", "key-b") * 5
+    results = await asyncio.gather(*(
+        executor.execute(CRM, payload, "sdr", idempotency_key="shared", caller_id=c) for c in callers
+    ))
+    ids = {c: {ok(r)["customer"]["customer_id"] for r, o in zip(results, callers, strict=True) if o == c}
+           for c in set(callers)}
+    assert all(len(one) == 1 for one in ids.values())
+    assert ids["key-a"] != ids["key-b"]
+    assert sum(1 for r in results if ok(r)["created"]) == 2
+    # Another caller's key is not this one's: a different payload is a new create, not a reused key.
+    other = {"action": "create", "data": {"name": "Someone Else"}}
+    assert ok(await executor.execute(CRM, other, "sdr", idempotency_key="shared", caller_id="key-c"))["created"]
+    # Without a key id the role owns the key.
+    assert ok(await crm(executor, payload, "sdr", key="shared"))["created"] is True
+    assert ok(await crm(executor, payload, "admin", key="shared"))["created"] is True
+    assert ok(await crm(executor, payload, "sdr", key="shared"))["created"] is False
+
+
 async def test_concurrent_creates_get_distinct_ids_and_are_counted(executor: ToolExecutor) -> None:
     before = ok(await crm(executor, {"action": "list", "limit": 1}))["total"]
     results = await asyncio.gather(*(

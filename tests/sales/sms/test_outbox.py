@@ -12,6 +12,7 @@ from customer_harness import customer_executor
 from fake_sms_api import ACCOUNT, TOKEN, running_fake_api
 from harness import ok
 
+from salesboost.clock import as_utc
 from salesboost.config import load_settings
 from salesboost.sales.sms.outbox import (
     HttpProvider,
@@ -21,6 +22,7 @@ from salesboost.sales.sms.outbox import (
     record_delivery_status,
 )
 from salesboost.sales.sms.outreach import opt_out
+from salesboost.store.sms import SmsMessage
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 
@@ -112,6 +114,27 @@ async def test_backoff_waits_before_the_next_attempt(executor: ToolExecutor, bac
     assert (await outbox.run_once()).retried == 1
     assert (await outbox.run_once()).handled == 0  # not due for an hour
     await outbox.aclose()
+
+
+async def test_backoff_doubles_up_to_its_cap_with_jitter(executor: ToolExecutor, backends: ToolBackends) -> None:
+    message_id = await queue(executor)
+    now = [datetime.now(UTC)]
+    provider = HttpProvider("http://127.0.0.1:9", ACCOUNT, TOKEN, SENDER, timeout=0.5)
+    outbox = OutboxDispatcher(
+        backends.sessions(), provider, retry_delay=100, retry_max_delay=150, clock=lambda: now[0]
+    )
+    waits = []
+    for _ in range(3):
+        assert (await outbox.run_once()).retried == 1
+        async with backends.sessions()() as session:
+            due = as_utc((await session.get_one(SmsMessage, message_id)).next_attempt_at)
+        waits.append((due - now[0]).total_seconds())
+        now[0] = due
+    await outbox.aclose()
+    # 100 then 200 and 400 capped at 150, each less up to half of it so that failures do not retry in step.
+    assert 50 <= waits[0] <= 100
+    assert 75 <= waits[1] <= 150
+    assert 75 <= waits[2] <= 150
 
 
 async def test_log_provider_masks_and_marks_sent(

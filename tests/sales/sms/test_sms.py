@@ -155,6 +155,21 @@ async def test_racing_sends_with_one_key_make_one_message(executor: ToolExecutor
     assert ok(await send(executor, {"phone": JOHN, "message": "Next"}))["sent_today"] == 2
 
 
+async def test_one_key_from_two_callers_sends_one_message_each(executor: ToolExecutor) -> None:
+    payload = {"action": "send", "phone": JOHN, "message": "Shared key"}
+    callers = ("key-a", "key-b") * 5
+    results = await asyncio.gather(*(
+        executor.execute(SMS, payload, "sdr", idempotency_key="same", caller_id=c) for c in callers
+    ))
+    ids = {c: {ok(r)["message"]["message_id"] for r, o in zip(results, callers, strict=True) if o == c}
+           for c in set(callers)}
+    assert all(len(one) == 1 for one in ids.values())
+    assert ids["key-a"] != ids["key-b"]
+    assert sum(1 for r in results if not ok(r)["duplicate"]) == 2
+    other = {"action": "send", "phone": JOHN, "message": "Not the same text"}
+    assert ok(await executor.execute(SMS, other, "sdr", idempotency_key="same", caller_id="key-c"))["sent_today"] == 3
+
+
 async def test_a_key_reused_for_another_message_is_refused(executor: ToolExecutor) -> None:
     ok(await send(executor, {"phone": JOHN, "message": "First"}, key="k1"))
     result = await send(executor, {"phone": JOHN, "message": "Something else"}, key="k1")

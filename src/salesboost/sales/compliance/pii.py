@@ -1,8 +1,9 @@
-"""Personal data detectors: payment cards (Luhn), US social security numbers, phone numbers, e-mails.
+"""Personal data detectors of the compliance pack: payment cards (Luhn) and US social security numbers.
 
-Each returns `(start, end)` spans; `mask_pii` renders the span masked for `safe_rewrite`. They validate, not
-just pattern-match: a 16-digit order number that fails the Luhn check is not a card, an SSN with area 000,
-666 or 9xx is not an SSN, and phone numbers must be valid for their region (libphonenumber).
+Phone numbers and e-mail addresses are found by `salesboost.pii`, which masking uses too. Each detector
+returns `(start, end)` spans; `mask_pii` renders a span masked for `safe_rewrite`. They validate, not just
+pattern-match: a 16-digit order number that fails the Luhn check is not a card, an SSN with area 000, 666
+or 9xx is not an SSN, and phone numbers must be valid for their region (libphonenumber).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import phonenumbers
-
-Span = tuple[int, int]
+from salesboost.pii import Span, mask_email
 
 # 13 to 19 digits, optionally grouped by single spaces or dashes, not glued to other digits or letters.
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
@@ -22,7 +21,6 @@ _SSN_CUED = re.compile(
     r"\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\s*(?:is|:|#|number)?\s*(?<!\d)(\d{3})(\d{2})(\d{4})(?!\d)",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -61,21 +59,10 @@ def find_ssns(text: str) -> Iterator[Span]:
             yield match.start(1), match.end(3)
 
 
-def find_phones(text: str, region: str = "US") -> Iterator[Span]:
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        yield match.start, match.end
-
-
-def find_emails(text: str) -> Iterator[Span]:
-    for match in _EMAIL.finditer(text):
-        yield match.span()
-
-
 def mask_pii(kind: str, value: str) -> str:
     """The value masked so that it can be recognised but not used: last digits or first letter kept."""
     if kind == "email":
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
+        return mask_email(value)
     digits = _digits(value)
     if kind == "card":
         return "**** **** **** " + digits[-4:]

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from salesboost.config import Settings
-from salesboost.sales.compliance.pii import find_cards, find_emails, find_phones, find_ssns, mask_pii
+from salesboost.pii import find_emails, find_phones
+from salesboost.sales.compliance.pii import find_cards, find_ssns, mask_pii
 from salesboost.sales.compliance.rules import CompiledRule, RulePack, load_rule_pack
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from salesboost.sales.action_output import ActionOutput
@@ -24,8 +24,7 @@ from salesboost.sales.crm.customers import (
     page,
 )
 from salesboost.sales.crm.search import CustomerSearch
-from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, checked_key, ensure_same_request, request_hash
-from salesboost.store.customers import IdempotencyRecord
+from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of, run_once
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
@@ -168,45 +167,27 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
     async def _create(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         assert args.data is not None
         fields = args.data.with_e164_phone(self.default_region)
-        key = checked_key(ctx.idempotency_key)
-        digest = request_hash(fields.model_dump(mode="json", exclude_unset=True))
-        if key is not None:
-            replay = await self._replay(ctx, key, digest)
-            if replay is not None:
-                return replay
         now = ctx.backends.clock()
-        try:
-            async with ctx.backends.sessions()() as session, session.begin():
-                row = new_customer(fields, now)
-                session.add(row)
-                await session.flush()
-                view = CustomerView.of(row)
-                if key is not None:
-                    session.add(IdempotencyRecord(
-                        scope=IDEMPOTENCY_SCOPE, key=key, request_hash=digest, resource_id=view.customer_id,
-                        created_at=now,
-                    ))
-        except IntegrityError:
-            # A concurrent create with the same key committed first: answer with its customer.
-            replay = await self._replay(ctx, key, digest) if key is not None else None
-            if replay is None:
-                raise
-            return replay
-        # A profile looked up (and cached as not found) before this id existed must not linger.
-        ctx.backends.invalidate(cache_tag(view.customer_id))
-        return CrmOutput(action="create", customer=view, created=True)
 
-    async def _replay(self, ctx: ToolContext, key: str, digest: str) -> CrmOutput | None:
-        """The answer of the create first made with this key, if there was one."""
-        async with ctx.backends.sessions()() as session:
-            record = await session.get(IdempotencyRecord, (IDEMPOTENCY_SCOPE, key))
-            if record is None:
-                return None
-            ensure_same_request(record.request_hash, digest, key)
-            row = await load(session, customer_number(record.resource_id))
+        async def create(session: AsyncSession) -> tuple[CrmOutput, str]:
+            row = new_customer(fields, now)
+            session.add(row)
+            await session.flush()
+            view = CustomerView.of(row)
+            return CrmOutput(action="create", customer=view, created=True), view.customer_id
+
+        async def first(session: AsyncSession, customer_id: str) -> CrmOutput:
+            row = await load(session, customer_number(customer_id))
             if row is None:
-                raise _not_found(record.resource_id)
+                raise _not_found(customer_id)
             return CrmOutput(action="create", customer=CustomerView.of(row), created=False)
+
+        claim = claim_of(ctx, IDEMPOTENCY_SCOPE, fields.model_dump(mode="json", exclude_unset=True))
+        output = await run_once(ctx.backends.sessions(), claim, now, create, first)
+        if output.created and output.customer is not None:
+            # A profile looked up (and cached as not found) before this id existed must not linger.
+            ctx.backends.invalidate(cache_tag(output.customer.customer_id))
+        return output
 
     async def _update(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         assert args.customer_id is not None

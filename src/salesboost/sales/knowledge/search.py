@@ -14,11 +14,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from cachetools import TTLCache
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,27 +132,17 @@ def _join(terms: list[str], dialect: str, op: str) -> str:
     return symbol[op].join(_quote(t, dialect) for t in terms)
 
 
-class _FrequencyCache:
-    """Document frequencies per database and term, counted up to a limit, for a few minutes (SQLite)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[float, int, int]] = {}
-
-    def get(self, key: tuple[str, str], limit: int) -> int | None:
-        """The count, unless unknown, expired, or cut at a lower limit than this one."""
-        entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[0] > _DF_TTL_SECONDS:
-            return None
-        _, count, counted_to = entry
-        return None if count >= counted_to and limit > counted_to else min(count, limit)
-
-    def put(self, key: tuple[str, str], count: int, limit: int) -> None:
-        if len(self._entries) >= _DF_MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic(), count, limit)
+# Document frequencies on SQLite, per database and term: (count, the limit it was counted up to).
+_frequencies: TTLCache[tuple[str, str], tuple[int, int]] = TTLCache(maxsize=_DF_MAX_ENTRIES, ttl=_DF_TTL_SECONDS)
 
 
-_frequencies = _FrequencyCache()
+def _known_frequency(key: tuple[str, str], limit: int) -> int | None:
+    """The remembered count, unless unknown, expired, or cut at a lower limit than this one."""
+    entry = _frequencies.get(key)
+    if entry is None:
+        return None
+    count, counted_to = entry
+    return None if count >= counted_to and limit > counted_to else min(count, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +183,7 @@ async def _counted_frequencies(session: AsyncSession, terms: list[str], budget: 
     """Chunks holding each term, counted up to budget + 1 ("more than the budget") in FTS5."""
     database = str(session.get_bind().engine.url)
     limit = budget + 1
-    out = {t: _frequencies.get((database, t), limit) for t in terms}
+    out = {t: _known_frequency((database, t), limit) for t in terms}
     unknown = [t for t, count in out.items() if count is None]
     if unknown:
         # One round trip for every word not counted recently.
@@ -202,7 +192,7 @@ async def _counted_frequencies(session: AsyncSession, terms: list[str], budget: 
         params["cap"] = limit
         row = (await session.execute(text(sql), params)).one()
         for term, count in zip(unknown, row, strict=True):
-            _frequencies.put((database, term), int(count), limit)
+            _frequencies[(database, term)] = (int(count), limit)
             out[term] = int(count)
     return {t: int(count or 0) for t, count in out.items()}
 

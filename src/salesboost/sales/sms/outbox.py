@@ -4,8 +4,9 @@ The dispatcher claims a message with a conditional UPDATE that sets a lease (`lo
 dispatchers never send the same message at once, and a dispatcher that dies mid-delivery only delays it:
 when the lease runs out the message is claimed again. Every attempt for a message carries the same
 idempotency key (`salesboost-sms-<id>`), so a provider that got the first attempt but timed out on the
-answer does not send twice. Transient failures are retried with exponential backoff up to
-`SALESBOOST_SMS_MAX_ATTEMPTS`; a permanent one (the provider refused the message) fails it at once.
+answer does not send twice. Transient failures are retried up to `SALESBOOST_SMS_MAX_ATTEMPTS` with the
+runtime's backoff (`ToolRetryPolicy.delay`: doubling, capped, jittered so that messages failed together are
+not retried together); a permanent one (the provider refused the message) fails it at once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from salesboost.config import Settings
 from salesboost.masking import mask
 from salesboost.sales.sms.outreach import is_opted_out
 from salesboost.store.sms import SmsMessage
+from salesboost.tools.retry import ToolRetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +156,14 @@ class OutboxDispatcher:
         *,
         max_attempts: int = 8,
         retry_delay: float = 2.0,
+        retry_max_delay: float = 3600.0,
         lease_seconds: float = 60.0,
         batch_size: int = 50,
         clock: Any = utcnow,
     ) -> None:
         self.sessions = sessions
         self.provider = provider
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
+        self.retry = ToolRetryPolicy(max_attempts=max_attempts, base_delay=retry_delay, max_delay=retry_max_delay)
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size = batch_size
         self.clock = clock
@@ -175,6 +177,7 @@ class OutboxDispatcher:
             provider or provider_from_settings(settings),
             max_attempts=settings.sms_max_attempts,
             retry_delay=settings.sms_retry_delay,
+            retry_max_delay=settings.sms_retry_max_delay,
             # A lease outlives any single attempt, so a slow attempt is never claimed twice.
             lease_seconds=max(60.0, 3 * settings.sms_http_timeout),
         )
@@ -239,8 +242,8 @@ class OutboxDispatcher:
         try:
             receipt = await self.provider.send(sms)
         except DeliveryError as exc:
-            if exc.transient and message.attempts < self.max_attempts:
-                delay = self.retry_delay * 2 ** (message.attempts - 1)
+            if exc.transient and message.attempts < self.retry.max_attempts:
+                delay = self.retry.delay(message.attempts - 1)
                 await self._finish(
                     message.id, status="queued", last_error=str(exc),
                     next_attempt_at=self.clock() + timedelta(seconds=delay),

@@ -2,8 +2,9 @@
 
 Accepting is one transaction: the per-phone counter of the local day is bumped with a conditional UPDATE
 (`count < limit`), and the outbox row is written beside it, so two racing sends can never both be the
-sixth and a crash can never count a message it did not queue. Its first statement is a write, which on
-SQLite takes the database's write lock before anything is read (PostgreSQL locks the counter row instead).
+sixth and a crash can never count a message it did not queue. Its first statement is a write (the claim on
+the idempotency key, else the counter's row), which on SQLite takes the database's write lock before anything
+is read (PostgreSQL locks the counter row instead). A send with a key is accepted once (`sales.replay`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from salesboost.sales.replay import ensure_same_request
+from salesboost.sales.replay import Claim, run_once
 from salesboost.sales.sms.segments import SegmentCount
 from salesboost.store.sms import SMS_STATUSES, SmsDailyCounter, SmsMessage, SmsOptOut
 from salesboost.tools.errors import ToolDomainError
@@ -40,8 +40,6 @@ class Outgoing:
     phone: str
     body: str
     count: SegmentCount
-    request_hash: str
-    idempotency_key: str | None = None
     customer_number: int | None = None
     campaign: str | None = None
 
@@ -64,75 +62,64 @@ def _insert_ignore(session: AsyncSession, phone: str, day: date) -> Any:
 
 
 async def accept(
-    sessions: async_sessionmaker[AsyncSession], out: Outgoing, now: datetime, zone: ZoneInfo, daily_limit: int
+    sessions: async_sessionmaker[AsyncSession],
+    out: Outgoing,
+    claim: Claim | None,
+    now: datetime,
+    zone: ZoneInfo,
+    daily_limit: int,
 ) -> Accepted:
     """Queue the message, or replay the first one sent with its key; `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`."""
     day = local_day(now, zone)
-    try:
-        async with sessions() as session, session.begin():
-            await session.execute(_insert_ignore(session, out.phone, day))
-            if out.idempotency_key is not None:
-                first = await _by_key(session, out.idempotency_key)
-                if first is not None:
-                    ensure_same_request(first.request_hash, out.request_hash, out.idempotency_key)
-                    return Accepted(first, duplicate=True, sent_today=None)
-            if await session.get(SmsOptOut, out.phone) is not None:
-                raise ToolDomainError(
-                    SMS_OPTED_OUT,
-                    "this number has opted out of text messages (it replied STOP); do not contact it by SMS",
-                    details={"phone": out.phone},
-                )
-            counted = await session.scalar(
-                update(SmsDailyCounter)
-                .where(
-                    SmsDailyCounter.phone == out.phone,
-                    SmsDailyCounter.day == day,
-                    SmsDailyCounter.count < daily_limit,
-                )
-                .values(count=SmsDailyCounter.count + 1)
-                .returning(SmsDailyCounter.count)
-            )
-            if counted is None:
-                raise ToolDomainError(
-                    SMS_DAILY_LIMIT,
-                    f"this number already got {daily_limit} messages today ({day.isoformat()}, {zone.key}); "
-                    "try again tomorrow",
-                    details={"phone": out.phone, "day": day.isoformat(), "limit": daily_limit},
-                )
-            message = SmsMessage(
-                idempotency_key=out.idempotency_key,
-                request_hash=out.request_hash,
-                phone=out.phone,
-                customer_number=out.customer_number,
-                campaign=out.campaign,
-                body=out.body,
-                encoding=out.count.encoding,
-                segments=out.count.segments,
-                characters=out.count.characters,
-                status="queued",
-                attempts=0,
-                local_day=day,
-                created_at=now,
-                updated_at=now,
-                next_attempt_at=now,
-            )
-            session.add(message)
-            await session.flush()
-            return Accepted(message, duplicate=False, sent_today=int(counted))
-    except IntegrityError:
-        # A send with the same key committed first (its unique index stopped this one): answer with it.
-        if out.idempotency_key is None:
-            raise
-        async with sessions() as session:
-            first = await _by_key(session, out.idempotency_key)
-        if first is None:
-            raise
-        ensure_same_request(first.request_hash, out.request_hash, out.idempotency_key)
-        return Accepted(first, duplicate=True, sent_today=None)
 
+    async def queue(session: AsyncSession) -> tuple[Accepted, str]:
+        await session.execute(_insert_ignore(session, out.phone, day))
+        if await session.get(SmsOptOut, out.phone) is not None:
+            raise ToolDomainError(
+                SMS_OPTED_OUT,
+                "this number has opted out of text messages (it replied STOP); do not contact it by SMS",
+                details={"phone": out.phone},
+            )
+        counted = await session.scalar(
+            update(SmsDailyCounter)
+            .where(
+                SmsDailyCounter.phone == out.phone,
+                SmsDailyCounter.day == day,
+                SmsDailyCounter.count < daily_limit,
+            )
+            .values(count=SmsDailyCounter.count + 1)
+            .returning(SmsDailyCounter.count)
+        )
+        if counted is None:
+            raise ToolDomainError(
+                SMS_DAILY_LIMIT,
+                f"this number already got {daily_limit} messages today ({day.isoformat()}, {zone.key}); "
+                "try again tomorrow",
+                details={"phone": out.phone, "day": day.isoformat(), "limit": daily_limit},
+            )
+        message = SmsMessage(
+            phone=out.phone,
+            customer_number=out.customer_number,
+            campaign=out.campaign,
+            body=out.body,
+            encoding=out.count.encoding,
+            segments=out.count.segments,
+            characters=out.count.characters,
+            status="queued",
+            attempts=0,
+            local_day=day,
+            created_at=now,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        return Accepted(message, duplicate=False, sent_today=int(counted)), str(message.id)
 
-async def _by_key(session: AsyncSession, key: str) -> SmsMessage | None:
-    return await session.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+    async def first(session: AsyncSession, message_id: str) -> Accepted:
+        return Accepted(await session.get_one(SmsMessage, int(message_id)), duplicate=True, sent_today=None)
+
+    return await run_once(sessions, claim, now, queue, first)
 
 
 async def opt_out(

@@ -17,7 +17,7 @@ from salesboost.sales.compliance.tool import ComplianceEngine
 from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
 from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
-from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, checked_key, request_hash
+from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of
 from salesboost.sales.sms.outreach import (
     SMS_DAILY_LIMIT,
     SMS_OPTED_OUT,
@@ -34,6 +34,7 @@ from salesboost.tools.errors import ToolDomainError
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
 SMS_COMPLIANCE_BLOCKED = "SMS_COMPLIANCE_BLOCKED"
+SEND_SCOPE = "sms_outreach.send"
 MAX_SEGMENTS = 10
 # The compliance pack knows the stages of a live conversation; won and lost deals are checked without one.
 _COMPLIANCE_STAGES = frozenset({"opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"})
@@ -199,13 +200,12 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             phone=phone,
             body=args.message,
             count=count_segments(args.message),
-            request_hash=request_hash(payload),
-            idempotency_key=checked_key(ctx.idempotency_key),
             customer_number=customer.number if customer is not None else None,
             campaign=args.campaign,
         )
         accepted = await accept(
-            ctx.backends.sessions(), outgoing, ctx.backends.clock(), self.rules.zone, self.rules.daily_limit
+            ctx.backends.sessions(), outgoing, claim_of(ctx, SEND_SCOPE, payload), ctx.backends.clock(),
+            self.rules.zone, self.rules.daily_limit,
         )
         return SmsOutput(
             action="send",

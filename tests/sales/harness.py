@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesboost.assembly import build_runtime
 from salesboost.config import DATA_DIR
 from salesboost.sales import ToolFactory
 from salesboost.tools.base import ToolBackends
@@ -21,7 +22,7 @@ def sales_executor(backends: ToolBackends, *builders: ToolFactory) -> ToolExecut
     registry = ToolRegistry(permissions=load_permissions(DATA_DIR / "permissions.yaml"), backends=backends)
     for build in builders:
         registry.register(build(backends))
-    return ToolExecutor(registry=registry)
+    return build_runtime(registry=registry).executor  # assembled as the service's is; the test owns the backends
 
 
 def ok(result: ToolResult) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Per-call overhead of the executor beside a bare await, pydantic validation and other runtimes, in ONE run.
 
-Each contender calls the same trivial tool (add two ints). Each is timed in repeated blocks and the
-median of the blocks' µs per call is reported, so that the figures in one table share the machine's mood.
+Each contender calls the same trivial tool (add two ints). Every round times one block of each contender in
+turn, and the median of each contender's blocks is reported, so that the figures in one table share the
+machine's mood.
 The audit trail is on: a call only queues its record, and the writer's batched inserts run between blocks;
 their cost per record is printed apart. Blocks are short (2,000 calls): a loop that never yields keeps the
 writer from running, and 20,000 records piling up inside one block would measure the garbage collector
@@ -24,6 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +73,31 @@ async def add(a: int, b: int) -> int:
 Bench = Callable[[], Awaitable[Any]]
 
 
-async def measure(fn: Bench, calls: int, repeats: int, between: Callable[[], Awaitable[Any]] | None = None) -> float:
-    """Median over `repeats` blocks of µs per call."""
-    for _ in range(min(calls, 200)):  # warm up
-        await fn()
-    samples = []
+@dataclass
+class Contender:
+    fn: Bench
+    calls: int  # per block
+    between: Callable[[], Awaitable[Any]] | None = None  # run before each block, untimed
+    samples: list[float] = field(default_factory=list)
+
+
+async def measure(contenders: dict[str, Contender], repeats: int) -> dict[str, float]:
+    """Median over `repeats` rounds of µs per call. Each round times one block of every contender, one after
+    the other, so that a ratio compares blocks run within moments of each other, whatever the machine is
+    doing meanwhile."""
+    for c in contenders.values():
+        for _ in range(min(c.calls, 200)):  # warm up
+            await c.fn()
     for _ in range(repeats):
-        if between is not None:
-            await between()
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(calls):
-            await fn()
-        samples.append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(samples)
+        for c in contenders.values():
+            if c.between is not None:
+                await c.between()
+            gc.collect()
+            start = time.perf_counter()
+            for _ in range(c.calls):
+                await c.fn()
+            c.samples.append((time.perf_counter() - start) / c.calls * 1e6)
+    return {name: statistics.median(c.samples) for name, c in contenders.items()}
 
 
 async def main() -> None:
@@ -114,7 +127,6 @@ async def main() -> None:
         flushed["seconds"] += time.perf_counter() - start
 
     payload = {"a": 1, "b": 2}
-    results: dict[str, float] = {}
 
     async def bare() -> int:
         return await add(1, 2)
@@ -132,13 +144,7 @@ async def main() -> None:
     check = await ours()
     if check.result != {"sum": 3}:
         raise SystemExit(f"the executor answered wrongly: {check}")
-    results["bare await"] = await measure(bare, fast_calls, opts.repeats)
-    results["pydantic validate + await"] = await measure(validated, fast_calls, opts.repeats)
-    results["salesboost execute (full pipeline)"] = await measure(ours, fast_calls, opts.repeats, flush_audit)
     await cache_hit()
-    results["salesboost execute (cache hit)"] = await measure(cache_hit, fast_calls, opts.repeats, flush_audit)
-    await flush_audit()
-    audit_us = flushed["seconds"] / max(flushed["records"], 1) * 1e6
 
     from langchain_core.tools import StructuredTool
 
@@ -146,8 +152,6 @@ async def main() -> None:
 
     async def langchain() -> Any:
         return await lc_tool.ainvoke(payload)
-
-    results["langchain StructuredTool.ainvoke"] = await measure(langchain, slow_calls, opts.repeats)
 
     from agents import function_tool
     from agents.tool_context import ToolContext as AgentsToolContext
@@ -159,8 +163,6 @@ async def main() -> None:
         ctx = AgentsToolContext(context=None, tool_name="add", tool_call_id="c1", tool_arguments=raw)
         return await agents_tool.on_invoke_tool(ctx, raw)
 
-    results["openai-agents FunctionTool.on_invoke_tool"] = await measure(openai_agents, slow_calls, opts.repeats)
-
     from mcp.server.mcpserver import MCPServer
 
     server: MCPServer[Any] = MCPServer("bench")
@@ -169,7 +171,20 @@ async def main() -> None:
     async def mcp_call() -> Any:
         return await server.call_tool("add", payload)
 
-    results["mcp MCPServer.call_tool"] = await measure(mcp_call, slow_calls, opts.repeats)
+    results = await measure(
+        {
+            "bare await": Contender(bare, fast_calls),
+            "pydantic validate + await": Contender(validated, fast_calls),
+            "salesboost execute (full pipeline)": Contender(ours, fast_calls, flush_audit),
+            "salesboost execute (cache hit)": Contender(cache_hit, fast_calls, flush_audit),
+            "langchain StructuredTool.ainvoke": Contender(langchain, slow_calls),
+            "openai-agents FunctionTool.on_invoke_tool": Contender(openai_agents, slow_calls),
+            "mcp MCPServer.call_tool": Contender(mcp_call, slow_calls),
+        },
+        opts.repeats,
+    )
+    await flush_audit()
+    audit_us = flushed["seconds"] / max(flushed["records"], 1) * 1e6
     await runtime.aclose()
 
     executor_us = results["salesboost execute (full pipeline)"]

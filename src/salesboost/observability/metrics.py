@@ -44,13 +44,12 @@ class ToolStats:
 class BoundToolMetrics:
     """The counts of one (tool, caller_role), bound once and updated in place."""
 
-    __slots__ = ("buckets", "duration_count", "duration_sum", "failures", "role", "successes", "tool", "tool_stats")
+    __slots__ = ("buckets", "duration_count", "duration_sum", "failures", "role", "tool", "tool_stats")
 
     def __init__(self, tool: str, role: str, tool_stats: ToolStats) -> None:
         self.tool = tool
         self.role = role
         self.tool_stats = tool_stats
-        self.successes = 0
         self.failures = 0
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self.duration_sum = 0.0
@@ -115,7 +114,7 @@ class ToolMetrics(Collector):
         )
         bounds = [str(b) for b in LATENCY_BUCKETS] + ["+Inf"]
         for tool, role, bound in sorted((t, r, b) for t, roles in self._bound.items() for r, b in roles.items()):
-            calls.add_metric([tool, STATUS_SUCCESS, role], bound.successes)
+            calls.add_metric([tool, STATUS_SUCCESS, role], bound.duration_count - bound.failures)
             calls.add_metric([tool, STATUS_ERROR, role], bound.failures)
             cumulative, running = [], 0
             for le, count in zip(bounds, bound.buckets, strict=True):

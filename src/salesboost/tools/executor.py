@@ -80,7 +80,8 @@ class ToolExecutor:
             self._status.started(call)
         try:
             entry = call.entry = self.registry.get(name)
-            self._authorize(call, entry)
+            self.registry.authorize(entry, caller_role)
+            call.authorized = True  # only now may the role label a metric
             args = call.args = self._validate(entry, payload)
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
@@ -93,10 +94,6 @@ class ToolExecutor:
         except Exception as exc:
             call.exc = exc
         return self._record(call)
-
-    def _authorize(self, call: Call, entry: RegisteredTool) -> None:
-        self.registry.authorize(entry, call.role)
-        call.authorized = True
 
     @staticmethod
     def _validate(entry: RegisteredTool, payload: Mapping[str, Any] | None) -> BaseModel:

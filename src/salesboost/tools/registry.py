@@ -80,13 +80,9 @@ class ToolRegistry:
 
     def __init__(self, *, permissions: Permissions, backends: ToolBackends | None = None) -> None:
         self.permissions = permissions
+        self.roles = permissions.roles  # the configured roles; any other is refused before a metric is touched
         self.backends = backends if backends is not None else ToolBackends(settings=get_settings())
         self._tools: dict[str, RegisteredTool] = {}
-
-    @property
-    def roles(self) -> frozenset[str]:
-        """The configured roles; any other is refused before a metric is touched."""
-        return self.permissions.roles
 
     def register(self, tool: Tool[Any, Any]) -> RegisteredTool:
         name = getattr(tool, "name", "")
@@ -141,7 +137,7 @@ class ToolRegistry:
         """The role must be one of the configured roles and allowed for the tool."""
         if role not in self.roles:
             raise ToolPermissionError(f"unknown role {role!r}; configured roles: {', '.join(sorted(self.roles))}")
-        if not entry.allows(role):
+        if role not in entry.roles:
             raise ToolPermissionError(
                 f"role {role!r} may not call {entry.name}; allowed: {', '.join(sorted(entry.roles))}",
                 details={"allowed_roles": sorted(entry.roles)},

@@ -118,8 +118,7 @@ class ToolExecutor:
         hit = self.cache.get(key)
         if hit is MISS:
             return False
-        result, call.output = hit
-        call.result = dict(result)  # the caller's own top level; nested values are shared, read-only
+        call.result, call.output = hit  # shared with the cache: the envelope hands the caller a copy
         call.cached = True
         return True
 
@@ -169,8 +168,11 @@ class ToolExecutor:
             call.error = error_info(call.name, call.exc)
         for record in self._recorders:
             record(call)
+        result = call.result
+        if call.cached and result is not None:
+            result = dict(result)  # the caller's own top level; nested values are shared, read-only
         return envelope(
-            call.name, call.tool_call_id, call.role, result=call.result, error=call.error, cached=call.cached,
+            call.name, call.tool_call_id, call.role, result=result, error=call.error, cached=call.cached,
             retry_count=call.retries, latency_ms=call.latency_ms, audit_id=call.audit_id,
         )
 

@@ -52,17 +52,17 @@ class AuditSink(Protocol):
 class AuditRecorder:
     """Hands each call's record to the sink and stamps the envelope's `audit_id`."""
 
-    __slots__ = ("_ids", "_prefix", "sink")
+    __slots__ = ("_ids", "_prefix", "_record")
 
     def __init__(self, sink: AuditSink) -> None:
-        self.sink = sink
+        self._record = sink.record
         self._prefix = os.urandom(6).hex() + "-"
         self._ids = itertools.count(1)
 
     def __call__(self, call: Call) -> None:
         call.audit_id = audit_id = f"{self._prefix}{next(self._ids):x}"
         error = call.error
-        self.sink.record(  # the fields of observability.audit.AuditEntry, in order
+        self._record(  # the fields of observability.audit.AuditEntry, in order
             (
                 audit_id, time.time(), call.name, call.role, call.tool_call_id, call.session_id,
                 "completed" if error is None else "failed", None if error is None else error.code, call.retries,

@@ -117,3 +117,18 @@ async def test_a_lone_surrogate_cannot_poison_the_trail(executor: ToolExecutor) 
     records = await rows(executor)
     assert len(records) == 2
     assert {r.tool for r in records} == {"bad\\udcff", "echo"}
+
+
+async def test_a_caller_changing_its_result_changes_nothing_recorded(executor: ToolExecutor) -> None:
+    """The envelope's result is the caller's own: the audit row and the cache keep what the tool answered."""
+    first = await executor.execute("echo", {"text": "a"}, "coach")
+    second = await executor.execute("echo", {"text": "a"}, "coach")  # a cache hit
+    assert first.result is not None
+    canonical = json.dumps(first.result, sort_keys=True, separators=(",", ":")).encode()
+    for envelope in (first, second):
+        assert envelope.result is not None
+        envelope.result["text"] = "tampered"
+    assert {r.result_hash for r in await rows(executor)} == {hashlib.sha256(canonical).hexdigest()}
+    third = await executor.execute("echo", {"text": "a"}, "coach")
+    assert third.result is not None
+    assert third.result["text"] == "a"

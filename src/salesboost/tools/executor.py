@@ -118,7 +118,7 @@ class ToolExecutor:
         hit = self.cache.get(key)
         if hit is MISS:
             return False
-        call.result, call.output = hit  # shared with the cache: the envelope hands the caller a copy
+        call.result, call.output = hit
         call.cached = True
         return True
 
@@ -157,8 +157,7 @@ class ToolExecutor:
         assert key is not None
         assert ttl is not None
         assert result is not None
-        # A copy: this caller's envelope holds the dict it may change.
-        self.cache.set(key, (dict(result), call.output), ttl, entry.tool.cache_tags(args))
+        self.cache.set(key, (result, call.output), ttl, entry.tool.cache_tags(args))
 
     def _record(self, call: Call) -> ToolResult:
         """Name the failure, let every recorder read the call, then answer the envelope."""
@@ -169,8 +168,10 @@ class ToolExecutor:
         for record in self._recorders:
             record(call)
         result = call.result
-        if call.cached and result is not None:
-            result = dict(result)  # the caller's own top level; nested values are shared, read-only
+        if result is not None:
+            # The caller's own top level: what the recorders and the cache keep is not the caller's to change
+            # (nested values are shared, read-only).
+            result = dict(result)
         return envelope(
             call.name, call.tool_call_id, call.role, result=result, error=call.error, cached=call.cached,
             retry_count=call.retries, latency_ms=call.latency_ms, audit_id=call.audit_id,

@@ -222,7 +222,7 @@ def serve(
             typer.echo(f"  demo key for {entry.role:10} {entry.key}")
     url = serving.base_url(host, port)
     typer.echo(f"dashboard: {url}/dashboard   API docs: {url}/docs")
-    serving.run(host, port, workers, reload, get_settings().log_level)
+    serving.run(host, port, workers, reload, get_settings())
 
 
 # --- SMS outreach (issue 3) -----------------------------------------------------------------------------

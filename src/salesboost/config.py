@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     ws_auth_timeout: float = Field(5.0, gt=0, le=300, validation_alias=_env("SALESBOOST_WS_AUTH_TIMEOUT"))
     api_max_sessions: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_API_MAX_SESSIONS"))
 
+    # --- request limits (issue 9, docs/security.md) ---------------------------------------------------
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("SALESBOOST_MAX_BODY_BYTES"))
+    body_timeout: float = Field(10.0, gt=0, le=600, validation_alias=_env("SALESBOOST_BODY_TIMEOUT"))
+    max_concurrency: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_MAX_CONCURRENCY"))
+
 
 class SettingsError(ValueError):
     """Raised at start-up when an environment variable holds a bad value."""

@@ -155,7 +155,7 @@ def no_key_settings(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
 def test_serve_without_keys_uses_the_demo_keys_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[tuple[str, int, int, bool]] = []
     monkeypatch.setattr(
-        serve, "run", lambda host, port, workers, reload, level: started.append((host, port, workers, reload))
+        serve, "run", lambda host, port, workers, reload, settings: started.append((host, port, workers, reload))
     )
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "2"])
     get_settings.cache_clear()

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from salesboost.api import dashboard, health, metrics, routes, ws
 from salesboost.api.auth import KeyStore
 from salesboost.api.errors import ApiError, handle_api_error, handle_http_error, handle_validation_error
+from salesboost.api.limits import RequestLimitsMiddleware
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
@@ -68,6 +69,10 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
         # Prometheus (`/metrics`) is the service's telemetry; FastAPI's native OpenTelemetry layer would cost
         # a provider lookup on every request for nothing.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    # The last added runs first: the metrics count the limits' refusals too.
+    app.add_middleware(
+        RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
     )
     app.add_middleware(metrics.HttpMetricsMiddleware)
     app.add_exception_handler(ApiError, handle_api_error)

@@ -49,7 +49,16 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def run(host: str, port: int, workers: int, reload: bool, log_level: str) -> None:
+# Bounds uvicorn enforces before the app sees a request (docs/security.md). The body's are the app's own
+# (`limits.RequestLimitsMiddleware`). A header block larger than this is refused by uvicorn (h11; httptools,
+# the parser used when installed, caps a header block at its own 80 KiB).
+MAX_HEADER_BYTES = 16 * 1024
+KEEP_ALIVE_SECONDS = 5
+# A WebSocket client sends one auth message, then nothing that is read.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def run(host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     import uvicorn
 
     from salesboost.config import PROJECT_ROOT
@@ -62,6 +71,10 @@ def run(host: str, port: int, workers: int, reload: bool, log_level: str) -> Non
         workers=None if reload else workers,
         reload=reload,
         reload_dirs=[str(PROJECT_ROOT / "src")] if reload else None,
-        log_level=log_level.lower(),
+        log_level=settings.log_level.lower(),
         proxy_headers=False,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=settings.max_concurrency,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )

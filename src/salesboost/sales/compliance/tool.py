@@ -35,7 +35,7 @@ class Violation(BaseModel):
 
 
 class ComplianceInput(ToolInput):
-    text: str = Field(min_length=1, max_length=10_000, description="The message to check.")
+    text: str = Field(min_length=1, max_length=10_000, description="The message to check, at most 10,000 characters.")
     channel: Literal["chat", "email", "sms"] = Field("chat", description="Where the message will be sent.")
     stage: Stage | None = Field(None, description="The sales stage the conversation is in, if known.")
     marketing: bool = Field(False, description="True for a marketing message (an SMS then needs opt-out wording).")

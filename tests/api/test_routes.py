@@ -147,6 +147,17 @@ async def test_a_lone_surrogate_escape_is_400_not_a_crash(client: httpx.AsyncCli
     assert batch.status_code == 400
 
 
+@pytest.mark.parametrize("route", [EXECUTE, BATCH])
+@pytest.mark.parametrize("where", ["payload", "top"])
+async def test_deeply_nested_json_is_400_in_json(client: httpx.AsyncClient, route: str, where: str) -> None:
+    nested = b"[" * 1500 + b"]" * 1500
+    content = b'{"tool": "echo", "payload": {"x": ' + nested + b"}}" if where == "payload" else nested
+    response = await client.post(route, content=content, headers=auth("coach"))
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["ok"] is False
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

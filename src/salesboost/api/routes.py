@@ -126,7 +126,7 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
     """Whatever the envelope of a rejected body can still name (its tool and call id)."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's stack
         return {}
     if not isinstance(data, dict):
         return {}

@@ -142,6 +142,23 @@ async def test_all_eight_tools_are_served_with_an_example_each(demo: httpx.Async
     assert {e["value"]["tool"] for e in content["examples"].values()} == EIGHT_TOOLS
 
 
+async def test_cache_stats_show_a_role_only_the_counts_of_its_own_tools(demo: httpx.AsyncClient) -> None:
+    body = {"tool": "competitor_analysis", "payload": {"competitor_name": "CompetitorA", "aspect": "pricing"}}
+    for _ in range(2):
+        assert (await demo.post(EXECUTE, json=body, headers=auth("sdr"))).status_code == 200
+    query = {"tool": "knowledge_retriever", "payload": {"query": "discount approval"}}
+    assert (await demo.post(EXECUTE, json=query, headers=auth("npc"))).status_code == 200
+    npc = (await demo.get("/api/v1/tools/cache/stats", headers=auth("npc"))).json()
+    assert set(npc["by_tool"]) == {"knowledge_retriever"}
+    assert [e["tool"] for e in npc["top_accessed"]] == ["knowledge_retriever"]
+    assert "CompetitorA" not in str(npc)
+    coach = (await demo.get("/api/v1/tools/cache/stats", headers=auth("coach"))).json()
+    assert coach["by_tool"]["competitor_analysis"] == {"hits": 1, "misses": 1, "hit_rate": 0.5}
+    assert all("key" not in e for e in coach["top_accessed"])
+    admin = (await demo.get("/api/v1/tools/cache/stats", headers=auth("admin"))).json()
+    assert any("CompetitorA" in e["key"] for e in admin["top_accessed"])
+
+
 async def test_metrics_expose_the_six_tool_metrics(demo: httpx.AsyncClient) -> None:
     await demo.post(
         EXECUTE, json={"tool": "competitor_analysis", "payload": {"competitor_name": "CompetitorA"}},

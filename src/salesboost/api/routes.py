@@ -217,13 +217,19 @@ async def cache_stats(
 ) -> Response:
     executor = service_of(request).executor
     cache = executor.cache
-    mine = {e.name for e in executor.registry.list_for_role(caller.role)}
-    top = [
-        {**entry, "key": mask(entry["key"])}
-        for entry in cache.get_top_accessed(limit + len(executor.registry))
-        if entry["tool"] in mine
-    ][:limit]
-    return json_response(CacheStats.model_validate({**cache.get_statistics(), "top_accessed": top}))
+    stats = cache.get_statistics()
+    if caller.is_admin:
+        top = [{**entry, "key": mask(entry["key"])} for entry in cache.get_top_accessed(limit)]
+    else:
+        # An entry's key is another caller's input: other roles see the counts of the tools they may call.
+        mine = {e.name for e in executor.registry.list_for_role(caller.role)}
+        stats["by_tool"] = {tool: counts for tool, counts in stats["by_tool"].items() if tool in mine}
+        top = [
+            {**entry, "key": None}
+            for entry in cache.get_top_accessed(limit + len(executor.registry))
+            if entry["tool"] in mine
+        ][:limit]
+    return json_response(CacheStats.model_validate({**stats, "top_accessed": top}))
 
 
 @router.get("/bandit/stats", response_model=BanditStats, responses=_UNAUTHORIZED, summary="Bandit statistics")

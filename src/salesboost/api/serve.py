@@ -2,11 +2,12 @@
 
 The factory is passed as an import string, so `--workers N` starts N processes that each build their own app
 (and `--reload` can re-import it). The demo keys are used only when no key source is configured, and loudly:
-they are published in the repository.
+they are published in the repository, so only on a loopback interface unless the operator says otherwise.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,26 @@ DEMO_WARNING = (
 class DemoKey:
     role: str
     key: str
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost); "" and 0.0.0.0 are every interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def demo_keys_refusal(settings: Settings, host: str, allowed: bool) -> str | None:
+    """Why `serve` must not start with the public demo keys on `host`, or None when it may."""
+    if settings.api_keys.strip() or key_file(settings) is not None or allowed or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve the public demo keys on {host or 'every interface'!r}: set SALESBOOST_API_KEYS or "
+        "SALESBOOST_API_KEYS_FILE, serve on 127.0.0.1, or pass --allow-demo-keys"
+    )
 
 
 def use_demo_keys(settings: Settings) -> list[DemoKey]:

@@ -142,6 +142,17 @@ async def test_all_eight_tools_are_served_with_an_example_each(demo: httpx.Async
     assert {e["value"]["tool"] for e in content["examples"].values()} == EIGHT_TOOLS
 
 
+@pytest.mark.parametrize("flag", [0, 1, "true", "yes"])
+async def test_compliance_marketing_flag_is_a_json_boolean(demo: httpx.AsyncClient, flag: object) -> None:
+    payload = {"text": "Spring sale: 20% off this week.", "channel": "sms", "marketing": flag}
+    response = await demo.post(EXECUTE, json={"tool": "compliance_check", "payload": payload}, headers=auth("sdr"))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["error"]["details"]["errors"]] == ["marketing"]
+    payload["marketing"] = True
+    ok = await demo.post(EXECUTE, json={"tool": "compliance_check", "payload": payload}, headers=auth("sdr"))
+    assert ok.status_code == 200
+
+
 async def test_cache_stats_show_a_role_only_the_counts_of_its_own_tools(demo: httpx.AsyncClient) -> None:
     body = {"tool": "competitor_analysis", "payload": {"competitor_name": "CompetitorA", "aspect": "pricing"}}
     for _ in range(2):

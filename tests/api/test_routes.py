@@ -147,6 +147,23 @@ async def test_a_lone_surrogate_escape_is_400_not_a_crash(client: httpx.AsyncCli
     assert batch.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        (rb"C:\\ud800\\dir", 200),  # an escaped backslash, then the letters ud800: plain text
+        (rb"\\\\udc00", 200),  # two escaped backslashes
+        (rb"\\\ud800", 400),  # an escaped backslash, then a real lone surrogate
+        (rb"\\\ud83d\\ude00", 400),  # a real high surrogate; the escaped backslash leaves the low one text
+    ],
+)
+async def test_only_a_real_escape_is_a_lone_surrogate(client: httpx.AsyncClient, text: bytes, status: int) -> None:
+    content = b'{"tool": "echo", "payload": {"text": "' + text + b'"}}'
+    response = await client.post(EXECUTE, content=content, headers=auth("coach"))
+    assert response.status_code == status
+    if status == 200:
+        assert response.json()["result"]["text"] == text.decode().replace("\\\\", "\\")
+
+
 @pytest.mark.parametrize("route", [EXECUTE, BATCH])
 @pytest.mark.parametrize("where", ["payload", "top"])
 async def test_deeply_nested_json_is_400_in_json(client: httpx.AsyncClient, route: str, where: str) -> None:
@@ -301,10 +318,7 @@ async def test_health_routes_need_no_credentials(client: httpx.AsyncClient) -> N
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "skipped"}}
 
 
-async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_settings: Settings) -> None:
-    settings = sample_settings.model_copy(
-        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
-    )
+async def _readyz(settings: Settings) -> httpx.Response:
     registry = make_registry(create_backends(settings))
     executor = private_executor(registry, require_idempotency_key=True)
     app = create_app(settings, executor=executor)
@@ -313,11 +327,30 @@ async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_s
     ) as http:
         response = await http.get("/readyz")
     await executor.aclose()
+    return response
+
+
+async def test_readyz_is_503_when_the_database_does_not_answer(sample_settings: Settings) -> None:
+    settings = sample_settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
+    )
+    response = await _readyz(settings)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"
     assert body["checks"]["database"].startswith("error")
-    assert body["checks"]["redis"].startswith("error")
+    assert body["checks"]["redis"] == "degraded"
+
+
+async def test_readyz_stays_ready_with_redis_degraded(sample_settings: Settings) -> None:
+    response = await _readyz(sample_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "degraded"}}
+
+
+async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:
+    response = await _readyz(sample_settings.model_copy(update={"redis_url": redis_url}))
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
 
 
 async def test_unknown_route_is_404_in_the_error_body(client: httpx.AsyncClient) -> None:

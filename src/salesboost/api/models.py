@@ -143,4 +143,6 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(description="Per dependency: ok, skipped (unconfigured), or its failure.")
+    checks: dict[str, str] = Field(
+        description="Per dependency: ok, skipped (unconfigured), its failure, or degraded (Redis: not needed yet)."
+    )

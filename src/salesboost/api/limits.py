@@ -10,11 +10,14 @@ Header sizes and idle connections are bounded by uvicorn (`serve.py`).
 
 from __future__ import annotations
 
-import asyncio
+import time
+from collections.abc import Awaitable, Coroutine
+from typing import cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salesboost.api.errors import ErrorBody, error_info
+from salesboost.tools.running import await_with_deadline, step
 
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
@@ -54,8 +57,7 @@ class RequestLimitsMiddleware:
                     await _answer(send, 413, self._too_large)
                     return
                 break
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout
+        deadline = time.monotonic() + self.body_timeout
         received = 0
         complete = started = False
 
@@ -63,11 +65,7 @@ class RequestLimitsMiddleware:
             nonlocal received, complete
             if complete:  # later receives wait for a disconnect, which may take as long as the response
                 return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise _Refused(408, self._too_slow) from None
+            message = await self._before(receive(), deadline)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
@@ -88,6 +86,23 @@ class RequestLimitsMiddleware:
             if started:  # the app answered while still reading: nothing else can be said on this response
                 raise
             await _answer(send, refused.status, refused.body)
+
+    async def _before(self, pending: Awaitable[Message], deadline: float) -> Message:
+        """The next message, or 408 past the deadline. A body already received needs no timer: stepping the
+        receive by hand says so (`running.step`), and only a receive that really waits gets one."""
+        if not isinstance(pending, Coroutine):
+            pending = _awaited(pending)
+        done, result = step(pending)
+        if done:
+            return cast(Message, result)
+        try:
+            return await await_with_deadline(result, deadline - time.monotonic())
+        except TimeoutError:
+            raise _Refused(408, self._too_slow) from None
+
+
+async def _awaited(pending: Awaitable[Message]) -> Message:
+    return await pending
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

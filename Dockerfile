@@ -28,5 +28,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 
 # Migrations first (idempotent: a database at head is left alone), then the server. Keys come from the
-# environment (SALESBOOST_API_KEYS or SALESBOOST_API_KEYS_FILE); without them the published demo keys are used.
+# environment (SALESBOOST_API_KEYS or SALESBOOST_API_KEYS_FILE). Without them `serve` refuses to start: on
+# 0.0.0.0 the published demo keys would let anyone in. Deliberately no --allow-demo-keys here (docs/security.md).
 CMD ["sh", "-c", "salesboost db upgrade && exec salesboost serve --host 0.0.0.0 --port 8000"]

@@ -47,3 +47,27 @@ def test_readme_documents_every_setting() -> None:
         env_var_name(name) for name in Settings.model_fields if f"`{env_var_name(name)}`" not in readme
     ]
     assert missing == [], f"README.md does not document: {missing}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["localhost:6379", "http://127.0.0.1:6379", "redis://127.0.0.1:port/0", "redis://", "unix://", "redis://:s3cret@:99999"],
+)
+def test_a_malformed_redis_url_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SALESBOOST_REDIS_URL", value)
+    with pytest.raises(SettingsError, match="SALESBOOST_REDIS_URL") as failure:
+        load_settings()
+    assert "s3cret" not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["redis://127.0.0.1:6379/0", "rediss://user:pass@cache.internal:6380", "unix:///run/redis.sock"]
+)
+def test_a_redis_url_is_accepted(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SALESBOOST_REDIS_URL", value)
+    assert load_settings().redis_url == value
+
+
+def test_an_empty_redis_url_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESBOOST_REDIS_URL", "")
+    assert load_settings().redis_url is None

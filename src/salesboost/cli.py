@@ -211,10 +211,16 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart when the code changes (development).")] = False,
+    allow_demo_keys: Annotated[
+        bool, typer.Option(help="Serve the public demo keys on a non-loopback host (when no keys are set).")
+    ] = False,
 ) -> None:
     """Serve the REST API, the WebSocket, /metrics and the dashboard with uvicorn."""
     from salesboost.api import serve as serving
 
+    refusal = serving.demo_keys_refusal(get_settings(), host, allow_demo_keys)
+    if refusal is not None:
+        raise _fail(refusal)
     demo = serving.use_demo_keys(get_settings())
     if demo:
         typer.secho(serving.DEMO_WARNING, err=True, fg=typer.colors.YELLOW, bold=True)
@@ -222,7 +228,7 @@ def serve(
             typer.echo(f"  demo key for {entry.role:10} {entry.key}")
     url = serving.base_url(host, port)
     typer.echo(f"dashboard: {url}/dashboard   API docs: {url}/docs")
-    serving.run(host, port, workers, reload, get_settings().log_level)
+    serving.run(host, port, workers, reload, get_settings())
 
 
 # --- SMS outreach (issue 3) -----------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -129,6 +130,30 @@ class Settings(BaseSettings):
     ws_auth_timeout: float = Field(5.0, gt=0, le=300, validation_alias=_env("SALESBOOST_WS_AUTH_TIMEOUT"))
     api_max_sessions: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_API_MAX_SESSIONS"))
 
+    # --- request limits (issue 9, docs/security.md) ---------------------------------------------------
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("SALESBOOST_MAX_BODY_BYTES"))
+    body_timeout: float = Field(10.0, gt=0, le=600, validation_alias=_env("SALESBOOST_BODY_TIMEOUT"))
+    max_concurrency: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_MAX_CONCURRENCY"))
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        """Checked now, while nothing connects to Redis yet, so a typo fails at start-up and not at first use."""
+        if not value:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("needs the scheme redis://, rediss:// or unix://")
+        try:
+            url.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            raise ValueError("has a port that is not a number from 0 to 65535") from None
+        if url.scheme == "unix" and not url.path:
+            raise ValueError("needs a socket path: unix:///path/to/redis.sock")
+        if url.scheme != "unix" and not url.hostname:
+            raise ValueError("needs a host: redis://host:6379/0")
+        return value
+
 
 class SettingsError(ValueError):
     """Raised at start-up when an environment variable holds a bad value."""
@@ -142,8 +167,20 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            lines.append(f"{env_var_name(field)}={err.get('input')!r}: {err['msg']}")
+            lines.append(f"{env_var_name(field)}={_without_password(err.get('input'))!r}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(lines)) from None
+
+
+def _without_password(value: object) -> object:
+    """A URL's password never reaches the error message (it is printed, and logged)."""
+    if isinstance(value, str) and "://" in value:
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            return value
+        if password:
+            return value.replace(f":{password}@", ":***@", 1)
+    return value
 
 
 def env_var_name(field: str) -> str:

@@ -155,7 +155,7 @@ def no_key_settings(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
 def test_serve_without_keys_uses_the_demo_keys_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[tuple[str, int, int, bool]] = []
     monkeypatch.setattr(
-        serve, "run", lambda host, port, workers, reload, level: started.append((host, port, workers, reload))
+        serve, "run", lambda host, port, workers, reload, settings: started.append((host, port, workers, reload))
     )
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "2"])
     get_settings.cache_clear()
@@ -178,6 +178,57 @@ def test_serve_with_keys_configured_prints_no_demo_keys(monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     assert "DEMO" not in result.output
     assert "demo-" not in result.output
+
+
+@pytest.mark.usefixtures("no_key_settings")
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "example.com"])
+def test_serve_refuses_the_demo_keys_on_a_reachable_host(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(serve, "run", lambda host, *args: started.append(host))
+    result = CliRunner().invoke(cli, ["serve", "--host", host])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert started == []
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "SALESBOOST_API_KEYS" in lines[0]
+    assert "--allow-demo-keys" in lines[0]
+    assert "demo key for" not in result.output
+    assert "SALESBOOST_API_KEYS_FILE" not in os.environ
+
+
+@pytest.mark.usefixtures("no_key_settings")
+@pytest.mark.parametrize(
+    ("args", "host"),
+    [
+        (["--host", "0.0.0.0", "--allow-demo-keys"], "0.0.0.0"),
+        (["--host", "localhost"], "localhost"),
+        (["--host", "127.0.0.2"], "127.0.0.2"),
+        (["--host", "::1"], "::1"),
+    ],
+)
+def test_serve_uses_the_demo_keys_on_loopback_or_when_allowed(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], host: str
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
+    result = CliRunner().invoke(cli, ["serve", *args])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert started == [host]
+    assert "DEMO keys" in result.output
+
+
+@pytest.mark.usefixtures("no_key_settings")
+def test_serve_with_keys_may_listen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESBOOST_API_KEYS", f"{COACH_KEY}:coach")
+    get_settings.cache_clear()
+    started: list[str] = []
+    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert started == ["0.0.0.0"]
 
 
 @pytest.mark.usefixtures("no_key_settings")

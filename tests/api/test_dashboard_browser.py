@@ -46,6 +46,8 @@ FORM_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("price_calculator", {"items": [{"sku": "SB-PRO-M", "quantity": 25}], "discount_rate": 0.1}),
     ("compliance_check", {"text": "Happy to walk you through the case study on Tuesday."}),
 )
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation",
+  (e) => window.reportCspViolation(`${e.effectiveDirective} refused ${e.blockedURI || "inline"}`));"""
 # Pydantic rules that a JSON schema cannot express (model validators, Decimal parsing of strings).
 SCHEMALESS_ERRORS = frozenset({"value_error", "assertion_error", "decimal_parsing"})
 ODD_VALUES: tuple[Any, ...] = (None, [], {}, "", "☆", -1, 0, 0.5, 10**13, True, "x" * 20_001)
@@ -68,6 +70,7 @@ class Tab:
     page: Page
     errors: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
 
 
 def _cli(env: dict[str, str], *args: str) -> None:
@@ -166,6 +169,9 @@ def tab(browser: Browser) -> Iterator[Tab]:
     tab = Tab(context.new_page())
     tab.page.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
     tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
+    # What the Content-Security-Policy refused (the page must work under it): reported by the page itself.
+    tab.page.expose_function("reportCspViolation", lambda violation: tab.violations.append(violation))
+    tab.page.add_init_script(CSP_LISTENER)
     tab.page.on(
         "websocket", lambda ws: ws.on("framereceived", lambda frame: tab.events.append(json.loads(frame)))
     )
@@ -266,6 +272,11 @@ def test_dashboard_runs_a_tool_and_streams_it_live(server: Server, tab: Tab) -> 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 50_000
     assert tab.errors == []
+    assert tab.violations == []
+    # The listener does hear the policy: an inline style attribute is refused and reported.
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    _wait_until(lambda: tab.violations != [], page, "the CSP violation report")
+    assert tab.violations[0].startswith("style-src")
 
 
 def test_a_bad_key_is_refused_and_nothing_is_stored(server: Server, tab: Tab) -> None:
@@ -286,6 +297,7 @@ def test_sign_out_forgets_the_key(server: Server, tab: Tab) -> None:
     expect(page.locator("#login")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('salesboost.key')") is None
     assert tab.errors == []
+    assert tab.violations == []
 
 
 def _variants(example: dict[str, Any], schema: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -142,6 +142,34 @@ async def test_all_eight_tools_are_served_with_an_example_each(demo: httpx.Async
     assert {e["value"]["tool"] for e in content["examples"].values()} == EIGHT_TOOLS
 
 
+@pytest.mark.parametrize("flag", [0, 1, "true", "yes"])
+async def test_compliance_marketing_flag_is_a_json_boolean(demo: httpx.AsyncClient, flag: object) -> None:
+    payload = {"text": "Spring sale: 20% off this week.", "channel": "sms", "marketing": flag}
+    response = await demo.post(EXECUTE, json={"tool": "compliance_check", "payload": payload}, headers=auth("sdr"))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["error"]["details"]["errors"]] == ["marketing"]
+    payload["marketing"] = True
+    ok = await demo.post(EXECUTE, json={"tool": "compliance_check", "payload": payload}, headers=auth("sdr"))
+    assert ok.status_code == 200
+
+
+async def test_cache_stats_show_a_role_only_the_counts_of_its_own_tools(demo: httpx.AsyncClient) -> None:
+    body = {"tool": "competitor_analysis", "payload": {"competitor_name": "CompetitorA", "aspect": "pricing"}}
+    for _ in range(2):
+        assert (await demo.post(EXECUTE, json=body, headers=auth("sdr"))).status_code == 200
+    query = {"tool": "knowledge_retriever", "payload": {"query": "discount approval"}}
+    assert (await demo.post(EXECUTE, json=query, headers=auth("npc"))).status_code == 200
+    npc = (await demo.get("/api/v1/tools/cache/stats", headers=auth("npc"))).json()
+    assert set(npc["by_tool"]) == {"knowledge_retriever"}
+    assert [e["tool"] for e in npc["top_accessed"]] == ["knowledge_retriever"]
+    assert "CompetitorA" not in str(npc)
+    coach = (await demo.get("/api/v1/tools/cache/stats", headers=auth("coach"))).json()
+    assert coach["by_tool"]["competitor_analysis"] == {"hits": 1, "misses": 1, "hit_rate": 0.5}
+    assert all("key" not in e for e in coach["top_accessed"])
+    admin = (await demo.get("/api/v1/tools/cache/stats", headers=auth("admin"))).json()
+    assert any("CompetitorA" in e["key"] for e in admin["top_accessed"])
+
+
 async def test_metrics_expose_the_six_tool_metrics(demo: httpx.AsyncClient) -> None:
     await demo.post(
         EXECUTE, json={"tool": "competitor_analysis", "payload": {"competitor_name": "CompetitorA"}},

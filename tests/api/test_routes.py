@@ -148,6 +148,34 @@ async def test_a_lone_surrogate_escape_is_400_not_a_crash(client: httpx.AsyncCli
 
 
 @pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        (rb"C:\\ud800\\dir", 200),  # an escaped backslash, then the letters ud800: plain text
+        (rb"\\\\udc00", 200),  # two escaped backslashes
+        (rb"\\\ud800", 400),  # an escaped backslash, then a real lone surrogate
+        (rb"\\\ud83d\\ude00", 400),  # a real high surrogate; the escaped backslash leaves the low one text
+    ],
+)
+async def test_only_a_real_escape_is_a_lone_surrogate(client: httpx.AsyncClient, text: bytes, status: int) -> None:
+    content = b'{"tool": "echo", "payload": {"text": "' + text + b'"}}'
+    response = await client.post(EXECUTE, content=content, headers=auth("coach"))
+    assert response.status_code == status
+    if status == 200:
+        assert response.json()["result"]["text"] == text.decode().replace("\\\\", "\\")
+
+
+@pytest.mark.parametrize("route", [EXECUTE, BATCH])
+@pytest.mark.parametrize("where", ["payload", "top"])
+async def test_deeply_nested_json_is_400_in_json(client: httpx.AsyncClient, route: str, where: str) -> None:
+    nested = b"[" * 1500 + b"]" * 1500
+    content = b'{"tool": "echo", "payload": {"x": ' + nested + b"}}" if where == "payload" else nested
+    response = await client.post(route, content=content, headers=auth("coach"))
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["ok"] is False
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"payload": {}}, "body.tool"),
@@ -290,10 +318,7 @@ async def test_health_routes_need_no_credentials(client: httpx.AsyncClient) -> N
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "skipped"}}
 
 
-async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_settings: Settings) -> None:
-    settings = sample_settings.model_copy(
-        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
-    )
+async def _readyz(settings: Settings) -> httpx.Response:
     registry = make_registry(create_backends(settings))
     executor = private_executor(registry, require_idempotency_key=True)
     app = create_app(settings, executor=executor)
@@ -302,11 +327,30 @@ async def test_readyz_is_503_when_the_database_or_redis_does_not_answer(sample_s
     ) as http:
         response = await http.get("/readyz")
     await executor.aclose()
+    return response
+
+
+async def test_readyz_is_503_when_the_database_does_not_answer(sample_settings: Settings) -> None:
+    settings = sample_settings.model_copy(
+        update={"database_url": "postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis_url": "redis://127.0.0.1:1/0"}
+    )
+    response = await _readyz(settings)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "not_ready"
     assert body["checks"]["database"].startswith("error")
-    assert body["checks"]["redis"].startswith("error")
+    assert body["checks"]["redis"] == "degraded"
+
+
+async def test_readyz_stays_ready_with_redis_degraded(sample_settings: Settings) -> None:
+    response = await _readyz(sample_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "degraded"}}
+
+
+async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:
+    response = await _readyz(sample_settings.model_copy(update={"redis_url": redis_url}))
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
 
 
 async def test_unknown_route_is_404_in_the_error_body(client: httpx.AsyncClient) -> None:
@@ -344,7 +388,7 @@ async def test_one_tool_and_its_refusals(client: httpx.AsyncClient, sample_execu
     assert (disabled.status_code, disabled.json()["error"]["code"]) == (409, "TOOL_DISABLED")
 
 
-async def test_cache_stats_count_hits_and_mask_keys(client: httpx.AsyncClient) -> None:
+async def test_cache_stats_count_hits_and_show_keys_masked_to_admin_only(client: httpx.AsyncClient) -> None:
     for _ in range(3):
         await call(client, "coach", "echo", {"text": "mail jane@example.com"})
     stats = (await client.get("/api/v1/tools/cache/stats", headers=auth("coach"))).json()
@@ -354,8 +398,10 @@ async def test_cache_stats_count_hits_and_mask_keys(client: httpx.AsyncClient) -
     top = stats["top_accessed"][0]
     assert top["tool"] == "echo"
     assert top["access_count"] == 2
-    assert "jane@example.com" not in top["key"]
-    assert "j***@example.com" in top["key"]
+    assert "key" not in top
+    admin = (await client.get("/api/v1/tools/cache/stats", headers=auth("admin"))).json()["top_accessed"][0]
+    assert "jane@example.com" not in admin["key"]
+    assert "j***@example.com" in admin["key"]
 
 
 async def test_cache_stats_limit_is_validated(client: httpx.AsyncClient) -> None:

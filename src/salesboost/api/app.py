@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from salesboost.api import dashboard, health, metrics, routes, ws
 from salesboost.api.auth import KeyStore
 from salesboost.api.errors import ApiError, handle_api_error, handle_http_error, handle_validation_error
+from salesboost.api.headers import SecurityHeadersMiddleware
+from salesboost.api.limits import RequestLimitsMiddleware
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
@@ -69,7 +71,12 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
         # a provider lookup on every request for nothing.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # The last added runs first: the metrics count the limits' refusals too, and every answer gets the headers.
+    app.add_middleware(
+        RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout
+    )
     app.add_middleware(metrics.HttpMetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

@@ -102,7 +102,11 @@ class ToolCacheCounts(BaseModel):
 
 
 class CacheEntry(BaseModel):
-    key: str = Field(description="Tool and validated input, masked.")
+    key: str | None = Field(
+        None,
+        exclude_if=lambda key: key is None,
+        description="Tool and validated input, masked; only for admin keys (absent for other roles).",
+    )
     tool: str
     access_count: int
     last_accessed: float | None = Field(description="Monotonic clock of the server, seconds.")
@@ -116,8 +120,10 @@ class CacheStats(BaseModel):
     evictions: int
     size: int
     max_entries: int
-    by_tool: dict[str, ToolCacheCounts]
-    top_accessed: list[CacheEntry] = Field(description="The most used entries of tools this role may call.")
+    by_tool: dict[str, ToolCacheCounts] = Field(description="Per tool: every tool for admin, else the role's tools.")
+    top_accessed: list[CacheEntry] = Field(
+        description="The most used entries: every tool's, with keys, for admin; else those of the role's tools."
+    )
 
 
 class BanditArm(BaseModel):
@@ -137,4 +143,6 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(description="Per dependency: ok, skipped (unconfigured), or its failure.")
+    checks: dict[str, str] = Field(
+        description="Per dependency: ok, skipped (unconfigured), its failure, or degraded (Redis: not needed yet)."
+    )

@@ -48,9 +48,12 @@ from salesboost.tools.result import ToolResult, envelope
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
-_LONE_SURROGATE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+# Every escape of a JSON text, in order: matching `\\.` as a pair keeps the count of backslashes, so in
+# `C:\\ud800` the `\\u` is an escaped backslash then text, and only an odd run of backslashes escapes a `u`.
+_ESCAPE = re.compile(
+    rb"\\(?:(?P<high>u[dD][89abAB][0-9a-fA-F]{2})(?P<low>\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|(?P<lone_low>u[dD][c-fC-F][0-9a-fA-F]{2})|.)",
+    re.DOTALL,
 )
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No or bad credentials (with `WWW-Authenticate`)."}
@@ -109,7 +112,7 @@ def _rejected(
 
 def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, Any]]:
     """The body as `model`, or (status, message, details): 400 when it is not JSON, 422 when malformed."""
-    if b"\\u" in raw and _LONE_SURROGATE.search(raw):
+    if b"\\u" in raw and _escapes_a_lone_surrogate(raw):
         # Not Unicode text (RFC 7493): nothing downstream (audit, logs, the answer itself) could encode it.
         return 400, "the request body escapes a lone UTF-16 surrogate: it is not valid Unicode text", {}
     try:
@@ -122,11 +125,17 @@ def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, 
         return 422, f"invalid request: {summary(errors)}", {"errors": errors}
 
 
+def _escapes_a_lone_surrogate(raw: bytes) -> bool:
+    return any(
+        (m["high"] is not None and m["low"] is None) or m["lone_low"] is not None for m in _ESCAPE.finditer(raw)
+    )
+
+
 def _known_fields(raw: bytes) -> dict[str, Any]:
     """Whatever the envelope of a rejected body can still name (its tool and call id)."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the interpreter's stack
         return {}
     if not isinstance(data, dict):
         return {}
@@ -217,13 +226,19 @@ async def cache_stats(
 ) -> Response:
     executor = service_of(request).executor
     cache = executor.cache
-    mine = {e.name for e in executor.registry.list_for_role(caller.role)}
-    top = [
-        {**entry, "key": mask(entry["key"])}
-        for entry in cache.get_top_accessed(limit + len(executor.registry))
-        if entry["tool"] in mine
-    ][:limit]
-    return json_response(CacheStats.model_validate({**cache.get_statistics(), "top_accessed": top}))
+    stats = cache.get_statistics()
+    if caller.is_admin:
+        top = [{**entry, "key": mask(entry["key"])} for entry in cache.get_top_accessed(limit)]
+    else:
+        # An entry's key is another caller's input: other roles see the counts of the tools they may call.
+        mine = {e.name for e in executor.registry.list_for_role(caller.role)}
+        stats["by_tool"] = {tool: counts for tool, counts in stats["by_tool"].items() if tool in mine}
+        top = [
+            {**entry, "key": None}
+            for entry in cache.get_top_accessed(limit + len(executor.registry))
+            if entry["tool"] in mine
+        ][:limit]
+    return json_response(CacheStats.model_validate({**stats, "top_accessed": top}))
 
 
 @router.get("/bandit/stats", response_model=BanditStats, responses=_UNAUTHORIZED, summary="Bandit statistics")

@@ -2,11 +2,12 @@
 
 The factory is passed as an import string, so `--workers N` starts N processes that each build their own app
 (and `--reload` can re-import it). The demo keys are used only when no key source is configured, and loudly:
-they are published in the repository.
+they are published in the repository, so only on a loopback interface unless the operator says otherwise.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,26 @@ class DemoKey:
     key: str
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost); "" and 0.0.0.0 are every interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def demo_keys_refusal(settings: Settings, host: str, allowed: bool) -> str | None:
+    """Why `serve` must not start with the public demo keys on `host`, or None when it may."""
+    if settings.api_keys.strip() or key_file(settings) is not None or allowed or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve the public demo keys on {host or 'every interface'!r}: set SALESBOOST_API_KEYS or "
+        "SALESBOOST_API_KEYS_FILE, serve on 127.0.0.1, or pass --allow-demo-keys"
+    )
+
+
 def use_demo_keys(settings: Settings) -> list[DemoKey]:
     """With no key source configured, point `SALESBOOST_API_KEYS_FILE` (inherited by workers) at the demo
     file and return its keys to print; else return nothing."""
@@ -49,7 +70,16 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def run(host: str, port: int, workers: int, reload: bool, log_level: str) -> None:
+# Bounds uvicorn enforces before the app sees a request (docs/security.md). The body's are the app's own
+# (`limits.RequestLimitsMiddleware`). A header block larger than this is refused by uvicorn (h11; httptools,
+# the parser used when installed, caps a header block at its own 80 KiB).
+MAX_HEADER_BYTES = 16 * 1024
+KEEP_ALIVE_SECONDS = 5
+# A WebSocket client sends one auth message, then nothing that is read.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def run(host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     import uvicorn
 
     from salesboost.config import PROJECT_ROOT
@@ -62,6 +92,10 @@ def run(host: str, port: int, workers: int, reload: bool, log_level: str) -> Non
         workers=None if reload else workers,
         reload=reload,
         reload_dirs=[str(PROJECT_ROOT / "src")] if reload else None,
-        log_level=log_level.lower(),
+        log_level=settings.log_level.lower(),
         proxy_headers=False,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=settings.max_concurrency,
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )

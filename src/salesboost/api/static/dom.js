@@ -2,13 +2,15 @@
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
-/** An element with attributes (`class`, `dataset`, `on<event>`, others as attributes) and children. */
+/** An element with attributes (`class`, `dataset`, `style`, `on<event>`, others as attributes) and children. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (name === "class") el.className = value;
     else if (name === "dataset") Object.assign(el.dataset, value);
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes (no 'unsafe-inline').
+    else if (name === "style") el.style.cssText = value;
     else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
     else el.setAttribute(name, value === true ? "" : value);
   }

@@ -34,7 +34,10 @@ Scope = Literal["competitor", "category", "market"]
 
 class CompetitorInput(ToolInput):
     competitor_name: str | None = Field(
-        None, min_length=1, max_length=100, description="Competitor name or alias, any case (e.g. 'competitor a')."
+        None,
+        min_length=1,
+        max_length=100,
+        description="Competitor name or alias, any case (e.g. 'competitor a'); at most 100 characters.",
     )
     category: Category | None = Field(None, description="direct, indirect or potential: the group.")
     aspect: Aspect | None = Field(None, description="Only this part of each profile (default: all for a name).")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from salesboost.config import Settings
 from salesboost.pii import find_emails, find_phones
@@ -35,10 +35,12 @@ class Violation(BaseModel):
 
 
 class ComplianceInput(ToolInput):
-    text: str = Field(min_length=1, max_length=10_000, description="The message to check.")
+    text: str = Field(min_length=1, max_length=10_000, description="The message to check, at most 10,000 characters.")
     channel: Literal["chat", "email", "sms"] = Field("chat", description="Where the message will be sent.")
     stage: Stage | None = Field(None, description="The sales stage the conversation is in, if known.")
-    marketing: bool = Field(False, description="True for a marketing message (an SMS then needs opt-out wording).")
+    marketing: StrictBool = Field(
+        False, description="true for a marketing message (an SMS then needs opt-out wording); a JSON boolean."
+    )
 
 
 class ComplianceOutput(ToolOutput):

@@ -52,7 +52,9 @@ class CrmInput(ToolInput):
         None, ge=1, description="For update: fail with CUSTOMER_VERSION_CONFLICT if the customer changed since."
     )
     query: str | None = Field(
-        None, max_length=200, description="For search: text found in name, contact, e-mail or industry."
+        None,
+        max_length=200,
+        description="For search: text found in name, contact, e-mail or industry; 3 to 200 characters.",
     )
     limit: int = Field(10, ge=1, le=100, description="For list and search: at most this many customers.")
     cursor: CustomerId | None = Field(None, description="For list: the next_cursor of the previous page.")

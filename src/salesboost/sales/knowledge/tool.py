@@ -17,7 +17,9 @@ KB_NOT_FOUND = "KB_NOT_FOUND"
 
 
 class KnowledgeInput(ToolInput):
-    query: str = Field(min_length=1, max_length=1000, description="What to look for, in plain words.")
+    query: str = Field(
+        min_length=1, max_length=1000, description="What to look for, in plain words; at most 1000 characters."
+    )
     top_k: int = Field(3, ge=1, le=20, description="How many chunks to return at most.")
     kb: str | None = Field(
         None, pattern=COLLECTION_NAME.pattern, description="Search only this collection (e.g. 'demo')."

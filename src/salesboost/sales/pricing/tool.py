@@ -32,8 +32,12 @@ Rate = Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6)]
 class LineItem(ToolInput):
     """Either a price-book SKU, or a custom item with a name and a unit price."""
 
-    sku: str | None = Field(None, min_length=1, max_length=64, description="A SKU from the price book.")
-    name: str | None = Field(None, min_length=1, max_length=200, description="Custom item name (no SKU).")
+    sku: str | None = Field(
+        None, min_length=1, max_length=64, description="A SKU from the price book, at most 64 characters."
+    )
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Custom item name (no SKU), at most 200 characters."
+    )
     unit_price: InputMoney | None = Field(None, le=Decimal("1e9"), description="Custom item unit price (no SKU).")
     quantity: int = Field(gt=0, le=1_000_000, strict=True, description="Whole units (seats, packs, months).")
 
@@ -53,7 +57,7 @@ class RoiInput(ToolInput):
 
 
 class PriceInput(ToolInput):
-    items: list[LineItem] = Field(min_length=1, max_length=100)
+    items: list[LineItem] = Field(min_length=1, max_length=100, description="The quote's lines, 1 to 100.")
     discount_rate: Rate = Field(Decimal(0), description="0.15 for 15% off the subtotal.")
     tax_rate: Rate = Field(Decimal(0), description="0.2 for 20% tax, charged after the discount.")
     currency: str | None = Field(

@@ -45,13 +45,17 @@ Action = Literal["send", "history", "campaign_stats"]
 class SmsInput(ToolInput):
     action: Action = Field("send", description="send (the default), history or campaign_stats.")
     phone: str | None = Field(
-        None, max_length=40, description="Recipient, international (+14155550123) or national in the default region."
+        None,
+        max_length=40,
+        description="Recipient, international (+14155550123) or national in the default region; 40 characters.",
     )
     customer_id: CustomerId | None = Field(None, description="Or the customer to text (its phone on file).")
-    message: str | None = Field(None, min_length=1, max_length=1600, description="For send: the text.")
+    message: str | None = Field(
+        None, min_length=1, max_length=1600, description="For send: the text, at most 1600 characters."
+    )
     campaign: str | None = Field(
         None, min_length=1, max_length=100,
-        description="Campaign tag (marks a marketing text); required for campaign_stats.",
+        description="Campaign tag, at most 100 characters (marks a marketing text); required for campaign_stats.",
     )
     limit: int = Field(20, ge=1, le=100, description="For history: at most this many messages, newest first.")
 

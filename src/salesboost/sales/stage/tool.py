@@ -26,16 +26,20 @@ def _lower(value: Any) -> Any:
 
 class HistoryTurn(ToolInput):
     role: Role
-    content: str = Field(max_length=5000)
+    content: str = Field(max_length=5000, description="What was said, at most 5000 characters.")
 
     _role = field_validator("role", mode="before")(_lower)
 
 
 class StageInput(ToolInput):
-    message: str = Field("", max_length=5000, description="The latest message (empty: nothing said yet).")
+    message: str = Field(
+        "", max_length=5000, description="The latest message, at most 5000 characters (empty: nothing said yet)."
+    )
     speaker: Role = Field("customer", description="Who wrote the message.")
     history: list[HistoryTurn] = Field(
-        default_factory=list, max_length=200, description="Earlier turns, oldest first (the last few matter most)."
+        default_factory=list,
+        max_length=200,
+        description="Earlier turns, oldest first, at most 200 (the last few matter most).",
     )
     current_stage: Stage | None = Field(None, description="The stage the conversation was in before this message.")
 

@@ -52,3 +52,19 @@ def test_masking_time_grows_linearly(shape: str) -> None:
 
     small, large = seconds(200_000), seconds(1_000_000)
     assert large / small < 10, (small, large)
+
+
+def test_preview_reads_a_bounded_prefix_of_a_huge_text() -> None:
+    """A 10 MB payload previews as fast as a line does (it used to be masked whole, on the event loop)."""
+    small, huge = "a b " * 50, "a b " * 2_500_000
+    small_s = min(timeit.repeat(lambda: preview(small), number=200, repeat=5))
+    huge_s = min(timeit.repeat(lambda: preview(huge), number=200, repeat=5))
+    assert huge_s < small_s * 20
+
+
+def test_a_number_cut_by_the_preview_is_masked_not_shown_in_part() -> None:
+    text = "x" * 90 + " call +1 415 555 0123 or mail jane.doe@example.com " + "y" * 5000
+    shown = preview(text)
+    assert len(shown) <= 100
+    assert "415" not in shown
+    assert "555" not in shown

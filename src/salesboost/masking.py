@@ -23,7 +23,12 @@ def mask(text: str) -> str:
     return PHONE_LIKE.sub(_mask_phone, text)
 
 
+# Longer than any address or number a preview's cut could split (an e-mail has at most 254 characters).
+_MARGIN = 256
+
+
 def preview(text: str, limit: int = 100) -> str:
-    """Masked, on one line, at most `limit` characters."""
-    masked = mask(" ".join(text.split()))
+    """Masked, on one line, at most `limit` characters. Only a bounded prefix is read: a preview of a megabyte
+    costs what a preview of a line does."""
+    masked = mask(" ".join(text[: limit + _MARGIN].split()))
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"

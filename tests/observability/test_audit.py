@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from salesboost.observability.audit import AuditEntry, AuditWriter
 from salesboost.store.audit import ToolAuditRecord
 from salesboost.store.db import create_engine, session_factory
+from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
+from sample_tools import make_registry
 
 
 def entry(i: int, result: object = None) -> AuditEntry:
@@ -132,3 +134,31 @@ async def test_a_caller_changing_its_result_changes_nothing_recorded(executor: T
     third = await executor.execute("echo", {"text": "a"}, "coach")
     assert third.result is not None
     assert third.result["text"] == "a"
+
+
+async def test_a_nul_in_caller_strings_is_stored_escaped_on_both_databases(backends: ToolBackends) -> None:
+    """PostgreSQL refuses a NUL in text: it used to fail the batch and every batch behind it."""
+    executor = ToolExecutor(registry=make_registry(backends))
+    refused = await executor.execute("no_such\x00tool", {}, "coach", tool_call_id="c\x00", session_id="s\x00")
+    assert refused.error is not None
+    assert refused.error.code == "TOOL_NOT_FOUND"
+    assert (await executor.execute("echo", {"text": "after"}, "coach")).ok
+    records = await rows(executor)
+    assert sorted(r.tool for r in records) == ["echo", "no_such\\0tool"]
+    bad = next(r for r in records if r.tool != "echo")
+    assert (bad.tool_call_id, bad.session_id) == ("c\\0", "s\\0")
+    assert executor.audit is not None
+    assert executor.audit.quarantined == 0
+    await executor.aclose()
+
+
+async def test_a_row_the_database_refuses_is_quarantined_and_the_rest_written(executor: ToolExecutor) -> None:
+    writer = executor.audit
+    assert writer is not None
+    for record in (entry(1), entry(2), entry(1), entry(3)):  # the second id 1 breaks the primary key
+        writer.record(record)
+    assert await writer.flush() == 3
+    assert writer.quarantined == 1
+    writer.record(entry(4))
+    assert await writer.flush() == 1  # nothing waits behind the bad row
+    assert sorted(r.id for r in await rows(executor)) == ["id1", "id2", "id3", "id4"]

@@ -4,7 +4,8 @@ A call only appends a tuple to an in-memory deque (well under a microsecond). A 
 `SALESBOOST_AUDIT_FLUSH_INTERVAL` seconds (or as soon as a batch is full), hashes and masks the inputs and
 results there, and inserts the batch. So a crash loses at most the records of the last interval; `aclose()`
 flushes everything. When the database is unreachable the records wait and are written once it answers; past
-`SALESBOOST_AUDIT_MAX_PENDING` records the oldest are dropped, counted and logged as errors.
+`SALESBOOST_AUDIT_MAX_PENDING` records the oldest are dropped, counted and logged as errors. A row the database
+refuses for what it holds is quarantined alone (counted in `quarantined`, logged): the others are written.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import insert
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.masking import preview
@@ -62,8 +71,22 @@ def _canonical(value: Any) -> str:
 
 
 def _text(value: str, limit: int) -> str:
-    """A caller's string, cut and made storable: a lone surrogate would fail the whole batch."""
-    return value[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    """A caller's string made storable and cut to its column: a lone surrogate or a NUL (which PostgreSQL
+    refuses in text) would otherwise fail the whole batch. Escaping lengthens, so the cut comes last."""
+    storable = value[:limit].replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+    return storable[:limit]
+
+
+def _rows(batch: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [_row(record) for record in batch]
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database is away or not ready (keep the records for the next try), as opposed to refusing a row
+    for what it holds (write the others, quarantine that one)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | ProgrammingError | InternalError | OSError)
 
 
 def _row(record: tuple[Any, ...]) -> dict[str, Any]:
@@ -107,6 +130,7 @@ class AuditWriter:
         self._closing = False
         self.dropped = 0
         self.written = 0
+        self.quarantined = 0
 
     def record(self, entry: tuple[Any, ...]) -> None:
         """Queue one record, an `AuditEntry` or a plain tuple in its order (never waits)."""
@@ -145,7 +169,8 @@ class AuditWriter:
         return len(self._pending)
 
     async def flush(self) -> int:
-        """Write every queued record now; returns how many were written."""
+        """Write every queued record now; returns how many were written. Hashing and masking run in a thread,
+        off the event loop the calls share."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         written = 0
@@ -153,15 +178,45 @@ class AuditWriter:
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
                 try:
-                    rows = [_row(e) for e in batch]
-                    async with self._sessions() as session, session.begin():
-                        await session.execute(insert(ToolAuditRecord), rows)
-                except Exception:
+                    rows = await asyncio.to_thread(_rows, batch)
+                except BaseException:
                     self._pending.extendleft(reversed(batch))
                     raise
-                written += len(batch)
+                written += await self._write(batch, rows)
         self.written += written
         return written
+
+    async def _write(self, batch: list[tuple[Any, ...]], rows: list[dict[str, Any]]) -> int:
+        """Insert the rows at once; when the database refuses the batch for what a row holds, insert them one by
+        one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
+        database is away, put back what is not written and raise."""
+        try:
+            await self._insert(rows)
+            return len(rows)
+        except Exception as exc:
+            if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
+                self._pending.extendleft(reversed(batch))
+                raise
+        written = 0
+        for i, row in enumerate(rows):
+            try:
+                await self._insert([row])
+            except Exception as exc:
+                if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
+                    self._pending.extendleft(reversed(batch[i:]))
+                    raise
+                self.quarantined += 1
+                log.error(
+                    "audit record %s of %s refused by the database and quarantined (%d so far): %s",
+                    row["id"], row["tool"], self.quarantined, type(getattr(exc, "orig", None) or exc).__name__,
+                )
+            else:
+                written += 1
+        return written
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(insert(ToolAuditRecord), rows)
 
     async def aclose(self) -> None:
         """Stop the background writer (letting a batch in flight finish) and write what is left."""

@@ -372,3 +372,29 @@ async def test_bandit_learns_from_outcomes(make_executor: Any) -> None:
     assert ex.select_tool(["lookup", "echo"], "coach") == "echo"
     assert ex.select_tool(["actions", "echo"], "npc") == "echo"  # npc may not call actions
     assert ex.bandit.get_statistics()["arms"]["lookup"] == {"pulls": 1, "mean_reward": 0.0}
+
+
+async def test_a_database_crash_names_neither_its_sql_nor_its_values(sqlite_backends: Any) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from salesboost.tools.base import Tool, ToolContext, ToolPolicy
+    from sample_tools import EVERYONE, EchoInput, EchoOutput, make_registry, private_executor
+
+    class Leaky(Tool[EchoInput, EchoOutput]):
+        name = "leaky"
+        description = "Crashes in the database."
+        Input = EchoInput
+        Output = EchoOutput
+        policy = ToolPolicy(roles=EVERYONE)
+
+        async def run(self, args: EchoInput, ctx: ToolContext) -> EchoOutput:
+            raise DBAPIError("SELECT body FROM sms WHERE phone = ?", ("+14155550123",), ValueError("bad"))
+
+    registry = make_registry(sqlite_backends)
+    registry.register(Leaky())
+    executor = private_executor(registry)
+    result = await executor.execute("leaky", {"text": "x"}, "admin")
+    assert result.error is not None
+    assert result.error.code == "TOOL_EXECUTION_FAILED"
+    assert result.error.message == "leaky failed: DBAPIError"
+    await executor.aclose()

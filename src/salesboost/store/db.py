@@ -24,7 +24,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; for SQLite the folder is created and WAL, foreign keys and a busy timeout set."""
+    """An async engine that hides bound values from errors and logs; for SQLite the folder is created and WAL,
+    foreign keys and a busy timeout set."""
+    # Bound values (phones, message bodies) never reach an exception's text or a log line.
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     database = make_url(url).database

@@ -126,9 +126,11 @@ def error_info(tool: str, exc: BaseException) -> ToolErrorInfo:
             message=f"{tool} did not answer in time ({exc}); try again, or narrow the request",
         )
     log.error("tool %s failed: %s", tool, mask(repr(exc)), exc_info=exc)
+    # A database error's text is its SQL (and, unless the engine hides them, its values): nothing for the caller.
+    said = "" if getattr(exc, "statement", None) is not None else mask(str(exc))[:300]
     return ToolErrorInfo(
         code=TOOL_EXECUTION_FAILED, type=type(exc).__name__, retryable=is_transient(exc),
-        message=f"{tool} failed: {mask(str(exc))[:300] or type(exc).__name__}", details={},
+        message=f"{tool} failed: {said or type(exc).__name__}", details={},
     )
 
 

@@ -315,3 +315,13 @@ def test_a_bad_demo_file_names_the_record(tmp_path: Path) -> None:
     with pytest.raises(CustomerFileError, match="customers"):
         read_customer_file(path, "US")
     assert load_settings().customers_file.name == "customers.yaml"
+
+
+async def test_an_id_beyond_the_column_is_bad_input_on_both_databases(executor: ToolExecutor) -> None:
+    """PostgreSQL's 32-bit column used to crash the call (and count against the tool's breaker)."""
+    def read(customer_id: str) -> dict[str, object]:
+        return {"action": "read", "customer_id": customer_id}
+
+    for too_big in ("CUST999999999999", "CUST2147483648"):
+        assert "CUST2147483647" in failed(await crm(executor, read(too_big), "coach"), "TOOL_INPUT_INVALID")
+    assert failed(await crm(executor, read("CUST2147483647"), "coach"), "CUSTOMER_NOT_FOUND")

@@ -24,6 +24,7 @@ from salesboost.tools.errors import ToolInputError
 
 ID_PREFIX = "CUST"
 _ID = re.compile(rf"^{ID_PREFIX}(\d{{1,12}})$", re.IGNORECASE)
+MAX_CUSTOMER_NUMBER = 2**31 - 1  # the number column is a 32-bit integer on PostgreSQL
 SEARCH_MIN_LENGTH = 3  # a trigram index needs three characters to narrow anything down
 
 Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up", "won", "lost"]
@@ -38,7 +39,10 @@ def customer_number(customer_id: str) -> int:
     match = _ID.match(customer_id.strip())
     if match is None:
         raise ValueError(f"customer ids look like {ID_PREFIX}001, got {customer_id!r}")
-    return int(match.group(1))
+    number = int(match.group(1))
+    if number > MAX_CUSTOMER_NUMBER:  # refused here, so SQLite and PostgreSQL answer alike
+        raise ValueError(f"customer ids run up to {format_customer_id(MAX_CUSTOMER_NUMBER)}, got {customer_id!r}")
+    return number
 
 
 def canonical_customer_id(value: str) -> str:

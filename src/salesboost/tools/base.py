@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from salesboost.clock import utcnow
 
@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# A caller's text that a tool stores or searches: PostgreSQL refuses a NUL in text where SQLite keeps it, so it is
+# refused at validation and both databases answer alike (TOOL_INPUT_INVALID), never a crash of the tool.
+StoredText = Annotated[str, AfterValidator(_storable)]
 
 
 class ToolInput(BaseModel):

@@ -325,3 +325,13 @@ async def test_an_id_beyond_the_column_is_bad_input_on_both_databases(executor: 
     for too_big in ("CUST999999999999", "CUST2147483648"):
         assert "CUST2147483647" in failed(await crm(executor, read(too_big), "coach"), "TOOL_INPUT_INVALID")
     assert failed(await crm(executor, read("CUST2147483647"), "coach"), "CUSTOMER_NOT_FOUND")
+
+
+async def test_a_nul_is_bad_input_on_both_databases_and_never_trips_the_breaker(executor: ToolExecutor) -> None:
+    """PostgreSQL refuses a NUL in text: five such searches from a coach used to pause CRM for everyone."""
+    for _ in range(6):
+        failed(await crm(executor, {"action": "search", "query": "acm\x00e"}, "coach"), "TOOL_INPUT_INVALID")
+    bad = {"action": "create", "data": {"name": "Nul\x00 Inc"}}
+    assert "NUL" in failed(await crm(executor, bad, key="nul-1"), "TOOL_INPUT_INVALID")
+    assert executor.circuit_state(CRM) == "closed"
+    assert ok(await crm(executor, {"action": "search", "query": "acme"}))["count"] >= 0

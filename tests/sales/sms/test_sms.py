@@ -289,3 +289,8 @@ def test_an_unknown_timezone_is_refused_at_start_up() -> None:
     with pytest.raises(SettingsError, match="SALESBOOST_SMS_TIMEZONE"):
         rules_from_settings(load_settings(sms_timezone="Mars/Olympus_Mons"))
     assert rules_from_settings(load_settings(sms_timezone="Europe/Berlin")).zone.key == "Europe/Berlin"
+
+
+async def test_a_nul_in_the_message_is_bad_input_on_both_databases(executor: ToolExecutor) -> None:
+    failed(await send(executor, {"phone": JOHN, "message": "Hi\x00there"}, key="nul-sms"), "TOOL_INPUT_INVALID")
+    assert executor.circuit_state(SMS) == "closed"

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from salesboost.clock import as_utc
 from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 from salesboost.store.customers import STAGES, Customer, CustomerCount
+from salesboost.tools.base import StoredText
 from salesboost.tools.errors import ToolInputError
 
 ID_PREFIX = "CUST"
@@ -63,10 +64,10 @@ class CustomerProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    preferences: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
-    personality: str | None = Field(None, max_length=500)
-    pains: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
-    communication_style: str | None = Field(None, max_length=500)
+    preferences: list[Annotated[StoredText, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+    personality: StoredText | None = Field(None, max_length=500)
+    pains: list[Annotated[StoredText, Field(max_length=300)]] = Field(default_factory=list, max_length=20)
+    communication_style: StoredText | None = Field(None, max_length=500)
 
 
 PROFILE_FIELDS: tuple[str, ...] = tuple(CustomerProfile.model_fields)
@@ -79,16 +80,16 @@ class CustomerFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200, description="Company name.")
-    contact: str | None = Field(None, max_length=200, description="Contact person.")
-    email: str | None = Field(None, max_length=254)
-    phone: str | None = Field(None, max_length=40, description="Any format; stored as E.164.")
-    industry: str | None = Field(None, max_length=100)
+    name: StoredText | None = Field(None, min_length=1, max_length=200, description="Company name.")
+    contact: StoredText | None = Field(None, max_length=200, description="Contact person.")
+    email: StoredText | None = Field(None, max_length=254)
+    phone: StoredText | None = Field(None, max_length=40, description="Any format; stored as E.164.")
+    industry: StoredText | None = Field(None, max_length=100)
     stage: Stage | None = None
     deal_value: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. USD.")
-    owner: str | None = Field(None, max_length=100, description="The seller who owns the account.")
-    notes: str | None = Field(None, max_length=5000)
+    owner: StoredText | None = Field(None, max_length=100, description="The seller who owns the account.")
+    notes: StoredText | None = Field(None, max_length=5000)
     profile: CustomerProfile | None = Field(None, description="Merged into the stored profile, key by key.")
 
     @field_validator(*_REQUIRED)

@@ -25,7 +25,7 @@ from salesboost.sales.crm.customers import (
 )
 from salesboost.sales.crm.search import CustomerSearch
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of, run_once
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
+from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
 CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
@@ -51,7 +51,7 @@ class CrmInput(ToolInput):
     expected_version: int | None = Field(
         None, ge=1, description="For update: fail with CUSTOMER_VERSION_CONFLICT if the customer changed since."
     )
-    query: str | None = Field(
+    query: StoredText | None = Field(
         None,
         max_length=200,
         description="For search: text found in name, contact, e-mail or industry; 3 to 200 characters.",

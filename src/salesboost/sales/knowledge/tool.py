@@ -10,14 +10,14 @@ from pydantic import Field
 
 from salesboost.sales.knowledge.ingest import CACHE_TAG, COLLECTION_NAME
 from salesboost.sales.knowledge.search import KnowledgeDocument, collection_exists, collection_names, search
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
 KB_NOT_FOUND = "KB_NOT_FOUND"
 
 
 class KnowledgeInput(ToolInput):
-    query: str = Field(
+    query: StoredText = Field(
         min_length=1, max_length=1000, description="What to look for, in plain words; at most 1000 characters."
     )
     top_k: int = Field(3, ge=1, le=20, description="How many chunks to return at most.")

@@ -29,7 +29,7 @@ from salesboost.sales.sms.outreach import (
 from salesboost.sales.sms.segments import count_segments
 from salesboost.store.customers import Customer
 from salesboost.store.sms import SmsMessage
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
+from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
@@ -44,16 +44,16 @@ Action = Literal["send", "history", "campaign_stats"]
 
 class SmsInput(ToolInput):
     action: Action = Field("send", description="send (the default), history or campaign_stats.")
-    phone: str | None = Field(
+    phone: StoredText | None = Field(
         None,
         max_length=40,
         description="Recipient, international (+14155550123) or national in the default region; 40 characters.",
     )
     customer_id: CustomerId | None = Field(None, description="Or the customer to text (its phone on file).")
-    message: str | None = Field(
+    message: StoredText | None = Field(
         None, min_length=1, max_length=1600, description="For send: the text, at most 1600 characters."
     )
-    campaign: str | None = Field(
+    campaign: StoredText | None = Field(
         None, min_length=1, max_length=100,
         description="Campaign tag, at most 100 characters (marks a marketing text); required for campaign_stats.",
     )

@@ -217,7 +217,12 @@ def serve(
 ) -> None:
     """Serve the REST API, the WebSocket, /metrics and the dashboard with uvicorn."""
     from salesboost.api import serve as serving
+    from salesboost.api.auth import KeyConfigError, KeyStore
 
+    try:  # read here too, so that a bad key source is one line, not a traceback out of the server's start-up
+        KeyStore.from_settings(get_settings())
+    except KeyConfigError as exc:
+        raise _fail(str(exc)) from None
     refusal = serving.demo_keys_refusal(get_settings(), host, allow_demo_keys)
     if refusal is not None:
         raise _fail(refusal)

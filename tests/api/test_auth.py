@@ -257,3 +257,19 @@ async def test_each_key_calls_as_its_own_role(client: httpx.AsyncClient, sample_
         )
         assert response.json()["caller_role"] == role
     assert KEYS["coach"] not in str(sample_app.state.service.keys.keys)
+
+
+@pytest.mark.usefixtures("no_key_settings")
+def test_serve_names_a_bad_key_in_one_line_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESBOOST_API_KEYS", "short:npc")
+    get_settings.cache_clear()
+    started: list[str] = []
+    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
+    result = CliRunner().invoke(cli, ["serve"])
+    get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert started == []
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "SALESBOOST_API_KEYS" in lines[0]
+    assert "16 characters" in lines[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import timeit
+import unicodedata
 
 import pytest
 
@@ -68,3 +69,19 @@ def test_a_number_cut_by_the_preview_is_masked_not_shown_in_part() -> None:
     assert len(shown) <= 100
     assert "415" not in shown
     assert "555" not in shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"note": "call me\\n+14155550123"}',  # after a JSON-escaped newline, as an audit preview reads it
+        "tel4155550123 today",  # glued to letters
+        "call ４１５５５５０１２３",  # full-width digits
+        "call ４１５－５５５－０１２３",  # full-width digits and hyphens
+        "call 415\u3000555\u30000123",  # ideographic spaces
+    ],
+)
+def test_masks_a_number_wherever_it_stands(text: str) -> None:
+    masked = preview(text, 200)
+    digits = "".join(c for c in unicodedata.normalize("NFKC", masked) if c.isdigit())
+    assert "555" not in digits, masked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from salesboost.pii import EMAIL, PHONE_LIKE, mask_email
 
@@ -17,8 +18,9 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 def mask(text: str) -> str:
-    """The text with e-mails, phone numbers and secret values masked."""
-    text = _SECRET.sub(lambda m: m.group(1) + "***", text)
+    """The text with e-mails, phone numbers and secret values masked, read as NFKC-normalised text (so that a
+    number in full-width digits is a number, as the phone parser reads it)."""
+    text = _SECRET.sub(lambda m: m.group(1) + "***", unicodedata.normalize("NFKC", text))
     text = EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     return PHONE_LIKE.sub(_mask_phone, text)
 

@@ -17,8 +17,10 @@ import phonenumbers
 Span = tuple[int, int]
 
 EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
-# An optional +, then 7 or more digits with common separators between them, not glued to a word.
-PHONE_LIKE = re.compile(r"(?<!\w)\+?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
+# An optional +, then 7 or more digits with common separators between them, wherever the run of digits stands:
+# glued to letters ("tel4155550123") or after a JSON escape ("\\n+14155550123") it is still a number. Run it on
+# NFKC-normalised text, where full-width digits and separators are the ASCII ones.
+PHONE_LIKE = re.compile(r"(?<!\d)\+?\d(?:[\s().-]{0,2}\d){6,}(?!\d)")
 
 
 def find_emails(text: str) -> Iterator[Span]:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def _env(*names: str) -> AliasChoices:
@@ -65,7 +69,10 @@ class Settings(BaseSettings):
 
     # --- service -----------------------------------------------------------------------------------
     api_keys: str = Field("", validation_alias=_env("SALESBOOST_API_KEYS"))
-    log_level: str = Field("INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL"))
+    log_level: Annotated[LogLevel, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = Field(
+        "INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL")
+    )
+    log_format: Literal["plain", "json"] = Field("plain", validation_alias=_env("SALESBOOST_LOG_FORMAT"))
 
     # --- knowledge base and compliance (issue 4) ---------------------------------------------------
     max_discount: float = Field(0.30, ge=0, lt=1, validation_alias=_env("SALESBOOST_MAX_DISCOUNT"))

@@ -83,6 +83,7 @@ def run(host: str, port: int, workers: int, reload: bool, settings: Settings) ->
     import uvicorn
 
     from salesboost.config import PROJECT_ROOT
+    from salesboost.observability.logs import logging_config
 
     uvicorn.run(
         FACTORY,
@@ -93,6 +94,7 @@ def run(host: str, port: int, workers: int, reload: bool, settings: Settings) ->
         reload=reload,
         reload_dirs=[str(PROJECT_ROOT / "src")] if reload else None,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings),
         proxy_headers=False,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,

@@ -15,8 +15,10 @@ from salesboost.assembly import build_runtime
 from salesboost.config import Settings, load_settings
 from salesboost.store.audit import ToolAuditRecord
 from salesboost.store.db import DatabaseNotMigratedError, session_factory
+from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.registry import build_default_registry
+from sample_tools import make_registry, private_executor
 
 PRICE = {"items": [{"sku": "SB-PRO-M", "quantity": 10}]}
 
@@ -46,17 +48,30 @@ async def test_the_doors_lead_into_one_assembly(settings: Settings) -> None:
     try:
         executor = runtime.executor
         assert len(runtime.registry) == 8
-        # The cache the tools invalidate is the executor's: wired once, by the composition root.
-        assert runtime.backends.invalidate == executor.cache.invalidate_tag
         assert executor.audit is not None
         door = ToolExecutor(registry=runtime.registry)
-        assert type(door.parts) is type(executor.parts)
         assert [type(r).__name__ for r in door.parts.recorders] == [
             type(r).__name__ for r in executor.parts.recorders
         ]
         await door.aclose()
     finally:
         await runtime.aclose()
+
+
+async def test_a_write_drops_what_it_changed_from_every_executors_cache(sqlite_backends: ToolBackends) -> None:
+    """Two executors over one registry: an update through either empties both caches of that text (it used to
+    reach only the cache of the executor built last)."""
+    registry = make_registry(sqlite_backends)
+    first, second = private_executor(registry), private_executor(registry)
+    for executor in (first, second):
+        await executor.execute("echo", {"text": "x"}, "coach")
+        assert (await executor.execute("echo", {"text": "x"}, "coach")).cached
+    assert (await first.execute("actions", {"action": "update", "value": "x"}, "admin", idempotency_key="u1")).ok
+    for executor in (first, second):
+        assert not (await executor.execute("echo", {"text": "x"}, "coach")).cached
+    await second.aclose()
+    assert len(sqlite_backends.invalidators) == 1  # a closed executor's cache is no longer invalidated
+    await first.aclose()
 
 
 def test_python_api_names_an_unmigrated_postgres_and_its_fix(empty_postgres_url: str) -> None:

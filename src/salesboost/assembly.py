@@ -50,11 +50,10 @@ def check_database(settings: Settings) -> None:
         thread.submit(ensure_migrated, settings.database_url).result()
 
 
-def build_registry(settings: Settings, backends: ToolBackends | None = None) -> ToolRegistry:
+def build_registry(settings: Settings) -> ToolRegistry:
     """The eight sales tools with the role matrix of the permissions file, on a checked database."""
-    if backends is None:
-        check_database(settings)
-        backends = create_backends(settings)
+    check_database(settings)
+    backends = create_backends(settings)
     registry = ToolRegistry(permissions=load_permissions(settings.permissions_file), backends=backends)
     for build in DEFAULT_TOOLS:
         registry.register(build(backends))
@@ -71,7 +70,8 @@ def executor_parts(
     """What an executor over this registry works with, from its backends' settings; `clock` (monotonic
     seconds) drives the rate limits and breakers.
 
-    The cache becomes the one the registry's tools invalidate (a CRM write drops that customer's profile).
+    The cache joins those the registry's tools invalidate (a CRM write drops that customer's profile from every
+    executor's cache over these backends) until the executor closes.
     With `close_backends`, closing the executor closes the registry's database too: that is what
     `ToolExecutor(registry=build_default_registry())` users rely on, having no other handle on it.
     """
@@ -82,7 +82,11 @@ def executor_parts(
         lru_enabled=settings.cache_lru_enabled,
         access_tracking=settings.cache_access_tracking,
     )
-    backends.invalidate = cache.invalidate_tag
+    backends.invalidators.append(cache.invalidate_tag)
+
+    async def forget_cache() -> None:
+        backends.invalidators.remove(cache.invalidate_tag)
+
     metrics = metrics if metrics is not None else default_metrics()
     metrics.watch_cache(cache)
     events = StatusEvents(EventBus(settings.event_queue_size), CallbackRunner(settings.callback_timeout))
@@ -114,7 +118,7 @@ def executor_parts(
         threads=ThreadPoolExecutor(settings.sync_tool_threads, thread_name_prefix="salesboost-tool"),
         audit=audit,
         recorders=tuple(recorders),
-        closers=(backends.aclose,) if close_backends else (),
+        closers=(forget_cache, backends.aclose) if close_backends else (forget_cache,),
     )
 
 

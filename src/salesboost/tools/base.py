@@ -8,7 +8,7 @@ one (run in a bounded thread pool, or inline when the policy says it is cheap).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
@@ -96,8 +96,14 @@ class ToolBackends:
     # The engine behind the session factory when these backends own it (closed by `aclose`).
     engine: AsyncEngine | None = None
     clock: Callable[[], datetime] = utcnow
-    # Drops cached results tagged with this tag (set by the executor that owns the cache).
-    invalidate: Callable[[str], object] = lambda tag: None
+    # The caches of the executors over these backends (the composition root adds each): a write drops what it
+    # changed from every one of them, not only from the last executor built.
+    invalidators: list[Callable[[str], object]] = field(default_factory=list)
+
+    def invalidate(self, tag: str) -> None:
+        """Drop the cached results stored with this tag, everywhere."""
+        for drop in self.invalidators:
+            drop(tag)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self.session_factory is None:

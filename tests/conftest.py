@@ -13,6 +13,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,44 +86,39 @@ def _pg_url(database: str) -> str:
     return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
+@contextmanager
+def _pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own (a copy of `template`, else empty), dropped afterwards."""
     from sqlalchemy.engine import make_url
 
     url = make_url(POSTGRES_URL)
     require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"sb_tmpl_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
-        upgrade(_pg_url(name))
         yield name
     finally:
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    with _pg_database("sb_tmpl") as name:
+        upgrade(_pg_url(name))
+        yield name
+
+
 @pytest.fixture
 def postgres_url(postgres_template: str) -> Iterator[str]:
-    name = f"sb_test_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    try:
+    with _pg_database("sb_test", postgres_template) as name:
         yield _pg_url(name)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def empty_postgres_url() -> Iterator[str]:
     """A PostgreSQL database nobody migrated."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(POSTGRES_URL)
-    require_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"sb_empty_{uuid.uuid4().hex[:10]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
+    with _pg_database("sb_empty") as name:
         yield _pg_url(name)
-    finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -168,6 +169,25 @@ def test_serve_without_keys_uses_the_demo_keys_loudly(monkeypatch: pytest.Monkey
     assert "demo-admin-" in result.output
 
 
+def serve_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Result, list[str]]:
+    """`salesboost serve ARGS` with the server itself stubbed out: its output and the hosts it would serve on."""
+    started: list[str] = []
+    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["serve", *args])
+    get_settings.cache_clear()
+    return result, started
+
+
+def refusal_line(result: Result, started: list[str]) -> str:
+    """The one line of a refused start."""
+    assert result.exit_code == 2
+    assert started == []
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    return lines[0]
+
+
 @pytest.mark.usefixtures("no_key_settings")
 def test_serve_with_keys_configured_prints_no_demo_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBOOST_API_KEYS", f"{COACH_KEY}:coach")
@@ -183,16 +203,10 @@ def test_serve_with_keys_configured_prints_no_demo_keys(monkeypatch: pytest.Monk
 @pytest.mark.usefixtures("no_key_settings")
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "example.com"])
 def test_serve_refuses_the_demo_keys_on_a_reachable_host(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
-    started: list[str] = []
-    monkeypatch.setattr(serve, "run", lambda host, *args: started.append(host))
-    result = CliRunner().invoke(cli, ["serve", "--host", host])
-    get_settings.cache_clear()
-    assert result.exit_code == 2
-    assert started == []
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1
-    assert "SALESBOOST_API_KEYS" in lines[0]
-    assert "--allow-demo-keys" in lines[0]
+    result, started = serve_cli(monkeypatch, "--host", host)
+    line = refusal_line(result, started)
+    assert "SALESBOOST_API_KEYS" in line
+    assert "--allow-demo-keys" in line
     assert "demo key for" not in result.output
     assert "SALESBOOST_API_KEYS_FILE" not in os.environ
 
@@ -210,10 +224,7 @@ def test_serve_refuses_the_demo_keys_on_a_reachable_host(monkeypatch: pytest.Mon
 def test_serve_uses_the_demo_keys_on_loopback_or_when_allowed(
     monkeypatch: pytest.MonkeyPatch, args: list[str], host: str
 ) -> None:
-    started: list[str] = []
-    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
-    result = CliRunner().invoke(cli, ["serve", *args])
-    get_settings.cache_clear()
+    result, started = serve_cli(monkeypatch, *args)
     assert result.exit_code == 0, result.output
     assert started == [host]
     assert "DEMO keys" in result.output
@@ -222,11 +233,7 @@ def test_serve_uses_the_demo_keys_on_loopback_or_when_allowed(
 @pytest.mark.usefixtures("no_key_settings")
 def test_serve_with_keys_may_listen_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBOOST_API_KEYS", f"{COACH_KEY}:coach")
-    get_settings.cache_clear()
-    started: list[str] = []
-    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
-    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
-    get_settings.cache_clear()
+    result, started = serve_cli(monkeypatch, "--host", "0.0.0.0")
     assert result.exit_code == 0, result.output
     assert started == ["0.0.0.0"]
 
@@ -262,14 +269,6 @@ async def test_each_key_calls_as_its_own_role(client: httpx.AsyncClient, sample_
 @pytest.mark.usefixtures("no_key_settings")
 def test_serve_names_a_bad_key_in_one_line_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBOOST_API_KEYS", "short:npc")
-    get_settings.cache_clear()
-    started: list[str] = []
-    monkeypatch.setattr(serve, "run", lambda host, *rest: started.append(host))
-    result = CliRunner().invoke(cli, ["serve"])
-    get_settings.cache_clear()
-    assert result.exit_code == 2
-    assert started == []
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1
-    assert "SALESBOOST_API_KEYS" in lines[0]
-    assert "16 characters" in lines[0]
+    line = refusal_line(*serve_cli(monkeypatch))
+    assert "SALESBOOST_API_KEYS" in line
+    assert "16 characters" in line

@@ -142,6 +142,20 @@ class BlockingTool(Tool[SleepInput, CountOutput]):
         return CountOutput(attempts=1)
 
 
+class QueuedTool(BlockingTool):
+    """A blocking tool with a short deadline that counts the runs that really started."""
+
+    name = "queued"
+    policy = ToolPolicy(roles=EVERYONE, timeout=0.3, retry=False)
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, args: SleepInput, ctx: ToolContext) -> CountOutput:
+        self.runs += 1
+        return super().run(args, ctx)
+
+
 class InlineTool(Tool[SleepInput, CountOutput]):
     name = "inline"
     description = "Cheap sync work, run inline."
@@ -226,8 +240,8 @@ PERMISSIONS = Permissions(
 
 def make_registry(backends: ToolBackends) -> ToolRegistry:
     registry = ToolRegistry(permissions=PERMISSIONS, backends=backends)
-    for tool in (EchoTool(), FlakyTool(), WriteTool(), SleepTool(), BlockingTool(), InlineTool(), LookupTool(),
-                 ActionTool(), LimitedTool(), WhoAmITool()):
+    for tool in (EchoTool(), FlakyTool(), WriteTool(), SleepTool(), BlockingTool(), QueuedTool(), InlineTool(),
+                 LookupTool(), ActionTool(), LimitedTool(), WhoAmITool()):
         registry.register(tool)
     return registry
 

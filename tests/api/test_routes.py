@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,19 @@ async def test_timeout_is_504(client: httpx.AsyncClient) -> None:
     response = await call(client, "coach", "sleepy", {"seconds": 1})
     assert response.status_code == 504
     assert error_code(response) == "TOOL_TIMEOUT"
+
+
+async def test_calls_that_find_no_free_worker_are_503_busy_and_never_trip_the_breaker(
+    client: httpx.AsyncClient,
+) -> None:
+    # 8 worker threads, 0.2 s a run, 0.3 s timeout: two waves run, the rest are still queued at 0.3 s.
+    answers = await asyncio.gather(*(call(client, "coach", "queued", {"seconds": 0.2}) for _ in range(24)))
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) == {200, 503}, statuses
+    for busy in (a for a in answers if a.status_code == 503):
+        assert error_code(busy) == "TOOL_BUSY"
+        assert int(busy.headers["Retry-After"]) >= 1
+    assert (await call(client, "coach", "queued", {"seconds": 0})).status_code == 200  # the circuit is closed
 
 
 async def test_crash_is_502_then_open_circuit_is_503_with_retry_after(client: httpx.AsyncClient) -> None:

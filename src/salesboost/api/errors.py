@@ -32,11 +32,12 @@ STATUS_BY_CODE: dict[str, int] = {
     codes.TOOL_RATE_LIMITED: 429,
     codes.TOOL_TIMEOUT: 504,
     codes.TOOL_CIRCUIT_OPEN: 503,
+    codes.TOOL_BUSY: 503,
     codes.TOOL_EXECUTION_FAILED: 502,
     codes.IDEMPOTENCY_KEY_REQUIRED: 428,
     SESSION_FORBIDDEN: 403,
 }
-_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN})
+_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, codes.TOOL_BUSY})
 
 
 def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:

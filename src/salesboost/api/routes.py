@@ -69,7 +69,7 @@ EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     428: {"model": ToolResult, "description": "`IDEMPOTENCY_KEY_REQUIRED` for a side-effecting call."},
     429: {"model": ToolResult, "description": "`TOOL_RATE_LIMITED`.", "headers": _RETRY_AFTER},
     502: {"model": ToolResult, "description": "`TOOL_EXECUTION_FAILED`: the tool crashed."},
-    503: {"model": ToolResult, "description": "`TOOL_CIRCUIT_OPEN`.", "headers": _RETRY_AFTER},
+    503: {"model": ToolResult, "description": "`TOOL_CIRCUIT_OPEN` or `TOOL_BUSY`.", "headers": _RETRY_AFTER},
     504: {"model": ToolResult, "description": "`TOOL_TIMEOUT`."},
 }
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -26,6 +26,7 @@ TOOL_INPUT_INVALID = "TOOL_INPUT_INVALID"
 TOOL_RATE_LIMITED = "TOOL_RATE_LIMITED"
 TOOL_TIMEOUT = "TOOL_TIMEOUT"
 TOOL_CIRCUIT_OPEN = "TOOL_CIRCUIT_OPEN"
+TOOL_BUSY = "TOOL_BUSY"
 TOOL_EXECUTION_FAILED = "TOOL_EXECUTION_FAILED"
 IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
 
@@ -75,6 +76,14 @@ class ToolRateLimitedError(ToolError):
 
 class ToolCircuitOpenError(ToolError):
     code = TOOL_CIRCUIT_OPEN
+    retryable = True
+
+
+class ToolBusyError(ToolError):
+    """The call waited its whole timeout for a worker and never ran: the service's load, not the tool's fault
+    (its breaker never hears of it), and not retried at once (more load is what it cannot take)."""
+
+    code = TOOL_BUSY
     retryable = True
 
 
@@ -140,5 +149,5 @@ def is_transient(exc: BaseException) -> bool:
     Input, permission and not-found errors never are; a domain failure is an answer, not an accident.
     """
     if isinstance(exc, ToolError):
-        return exc.retryable
+        return exc.retryable and not isinstance(exc, ToolBusyError)
     return isinstance(exc, TimeoutError | ConnectionError | OSError)

@@ -8,9 +8,12 @@ task of its own. `asyncio.timeout` around every call would cost about half of th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Generator
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from salesboost.tools.errors import ToolBusyError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -59,25 +62,65 @@ def step(coro: Coroutine[Any, Any, T]) -> tuple[bool, T | Resumed[T]]:
     return False, Resumed(coro, yielded)
 
 
+class InThread(Generic[T]):
+    """A blocking tool's run queued on the thread pool; `started` is when a worker took it (monotonic)."""
+
+    __slots__ = ("future", "started")
+
+    def __init__(self, threads: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> None:
+        self.started: float | None = None
+        self.future: Future[T] = threads.submit(self._run, fn, *args)
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        self.started = time.monotonic()
+        return fn(*args)
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        return asyncio.wrap_future(self.future).__await__()
+
+
 async def await_with_deadline(awaitable: Awaitable[T], timeout: float) -> T:
-    """Await something that already suspended once, raising TimeoutError after `timeout` seconds."""
+    """Await something that already suspended once, raising TimeoutError after `timeout` seconds.
+
+    A run on the thread pool gets its `timeout` from when a worker takes it: time spent queued behind other
+    calls is not the tool's slowness (timeouts trip its breaker). A run still queued after `timeout` is
+    withdrawn and refused with `ToolBusyError`: it never runs.
+    """
     task = asyncio.current_task()
     if task is None:  # pragma: no cover - always inside a task under asyncio
         raise RuntimeError("await_with_deadline needs a running task")
-    expired = False
+    loop = asyncio.get_running_loop()
+    outcome: type[Exception] | None = None
+    handle: asyncio.TimerHandle
 
-    def expire() -> None:
-        nonlocal expired
-        expired = True
+    def stop(why: type[Exception]) -> None:
+        nonlocal outcome
+        outcome = why
         task.cancel()
 
-    handle = asyncio.get_running_loop().call_later(timeout, expire)
+    def expire() -> None:
+        nonlocal handle
+        if isinstance(awaitable, InThread):
+            if awaitable.started is None and awaitable.future.cancel():
+                return stop(ToolBusyError)
+            ends = (awaitable.started or loop.time()) + timeout  # loop.time() is time.monotonic()
+            if ends > loop.time():
+                handle = loop.call_at(ends, stop, TimeoutError)
+                return None
+        return stop(TimeoutError)
+
+    handle = loop.call_later(timeout, expire)
     try:
         return await awaitable
     except asyncio.CancelledError:
-        if expired and task.uncancel() == 0:
-            raise TimeoutError(f"no answer within {timeout:g} s") from None
-        raise
+        if outcome is None or task.uncancel() != 0:
+            raise
+        if outcome is ToolBusyError:
+            raise ToolBusyError(
+                f"the service is busy: the call waited {timeout:g} s for a worker and did not run; try again shortly",
+                details={"retry_after": timeout},
+            ) from None
+        raise TimeoutError(f"no answer within {timeout:g} s") from None
     finally:
         handle.cancel()
 
@@ -93,4 +136,4 @@ def start(entry: RegisteredTool, args: BaseModel, ctx: ToolContext, threads: Thr
         return step(tool.run(args, ctx))  # type: ignore[arg-type]
     if entry.policy.inline:
         return True, tool.run(args, ctx)
-    return False, asyncio.get_running_loop().run_in_executor(threads, tool.run, args, ctx)
+    return False, InThread(threads, tool.run, args, ctx)

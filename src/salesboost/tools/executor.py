@@ -1,6 +1,6 @@
 """`ToolExecutor`: runs one call through a short ladder of named steps, and never raises for a failure.
 
-    resolve -> authorize -> validate -> authorize action -> idempotency key -> admit (rate limit, circuit)
+    resolve (and authorize) -> validate -> authorize action -> idempotency key -> admit (rate limit, circuit)
             -> cache lookup -> run (timeout, retry) -> cache store -> record (the recorders, in order)
 
 Each step's decision lives in the module that owns it (the registry authorizes, `idempotency` requires a key,
@@ -79,8 +79,7 @@ class ToolExecutor:
             call.events = True
             self._status.started(call)
         try:
-            entry = call.entry = self.registry.get(name)
-            self.registry.authorize(entry, caller_role)
+            entry = call.entry = self.registry.resolve(name, caller_role)
             call.authorized = True  # only now may the role label a metric
             args = call.args = self._validate(entry, payload)
             entry.authorize_action(args, caller_role)
@@ -220,9 +219,7 @@ class ToolExecutor:
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`
         exactly as a call would answer."""
-        entry = self.registry.get(name)
-        self.registry.authorize(entry, caller_role)
-        return entry
+        return self.registry.resolve(name, caller_role)
 
     def circuit_state(self, name: str) -> str:
         return self.parts.breakers.state(name)

@@ -133,6 +133,16 @@ class ToolRegistry:
             raise ToolDisabledError(f"tool {name!r} is disabled")
         return entry
 
+    def resolve(self, name: str, role: str) -> RegisteredTool:
+        """The tool, if this role may call it now; else the error a call answers (`ToolNotFoundError`,
+        `ToolDisabledError`, `ToolPermissionError`). One lookup on the happy path: a tool's roles are all
+        configured roles (`register` checks), so the role is known too."""
+        entry = self._tools.get(name)
+        if entry is None or not entry.enabled or role not in entry.roles:
+            entry = self.get(name)
+            self.authorize(entry, role)
+        return entry
+
     def authorize(self, entry: RegisteredTool, role: str) -> None:
         """The role must be one of the configured roles and allowed for the tool."""
         if role not in self.roles:

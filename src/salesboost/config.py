@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(15.0, gt=0, le=3600, validation_alias=_env("SALESBOOST_WS_HEARTBEAT_SECONDS"))
     ws_auth_timeout: float = Field(5.0, gt=0, le=300, validation_alias=_env("SALESBOOST_WS_AUTH_TIMEOUT"))
     api_max_sessions: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_API_MAX_SESSIONS"))
+    max_sessions_per_key: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_MAX_SESSIONS_PER_KEY"))
+    sessions_window_seconds: float = Field(
+        3600.0, gt=0, le=30 * 86_400, validation_alias=_env("SALESBOOST_SESSIONS_WINDOW_SECONDS")
+    )
 
     # --- request limits (issue 9, docs/security.md) ---------------------------------------------------
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("SALESBOOST_MAX_BODY_BYTES"))

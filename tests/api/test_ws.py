@@ -161,13 +161,28 @@ def test_a_subscriber_cannot_read_another_keys_session(ws_client: TestClient) ->
     assert seen == ["mine", "mine"]
 
 
-def test_a_subscription_claims_the_session_against_other_keys(ws_client: TestClient) -> None:
+def test_a_subscription_claims_nothing_and_carries_only_the_subscribers_own_calls(ws_client: TestClient) -> None:
+    """Subscribing to a session nobody owns is allowed (to see one's first call), but claims nothing: the key whose
+    call is accepted first owns the session, and the early subscriber never sees that key's calls."""
     with ws_client.websocket_connect("/ws/chat?session_id=fresh", subprotocols=bearer("coach")) as ws:
-        next_event(ws)
+        assert ws.receive_json()["event"] == "subscribed"
+        run(ws_client, "npc", "fresh", "npc-call")
         body = {"tool": "echo", "payload": {"text": "x"}, "session_id": "fresh"}
-        stolen = ws_client.post(EXECUTE, json=body, headers=auth("npc"))
-        assert stolen.status_code == 403
-        assert stolen.json()["error"]["code"] == "SESSION_FORBIDDEN"
+        refused = ws_client.post(EXECUTE, json=body, headers=auth("coach"))
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "SESSION_FORBIDDEN"
+        # The npc's events were published before its call answered: had they been sent, they would come first.
+        assert [ws.receive_json()["event"] for _ in range(2)] == ["heartbeat", "heartbeat"]
+
+
+def test_an_owner_watching_its_session_sees_only_its_own_calls(ws_client: TestClient) -> None:
+    run(ws_client, "coach", "owned", "first")
+    with ws_client.websocket_connect("/ws/chat?session_id=owned", subprotocols=bearer("coach")) as ws:
+        next_event(ws)
+        run(ws_client, "admin", "owned", "admins")  # admin may call in every session
+        run(ws_client, "coach", "owned", "mine")
+        seen = [next_event(ws)["data"]["tool_call_id"] for _ in range(2)]
+    assert seen == ["mine", "mine"]
 
 
 def test_only_admin_may_watch_every_session(ws_client: TestClient) -> None:

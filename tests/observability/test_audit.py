@@ -19,7 +19,7 @@ from sample_tools import make_registry
 
 
 def entry(i: int, result: object = None) -> AuditEntry:
-    return AuditEntry(f"id{i}", 0.0, "t", "coach", f"c{i}", None, "completed", None, 0, 1.0, False, {}, result)
+    return AuditEntry(f"id{i}", 0.0, "t", "coach", None, f"c{i}", None, "completed", None, 0, 1.0, False, {}, result)
 
 
 async def rows(ex: ToolExecutor) -> list[ToolAuditRecord]:

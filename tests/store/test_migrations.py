@@ -13,6 +13,7 @@ import salesboost.store.audit
 import salesboost.store.customers
 import salesboost.store.idempotency
 import salesboost.store.knowledge
+import salesboost.store.sessions
 import salesboost.store.sms  # noqa: F401 (every table in the metadata)
 from salesboost.store.base import Base
 from salesboost.store.db import create_engine, downgrade, upgrade
@@ -129,6 +130,22 @@ async def test_0006_moves_sms_keys_into_the_shared_table_and_back(db_url: str) -
     assert [tuple(m) for m in messages] == [(1, "s-1", "h-1"), (2, None, "")]
     assert [tuple(r) for r in records] == [("crm_integration.create", "c-1", "h-crm", "CUST001")]
     await asyncio.to_thread(upgrade, db_url)
+
+
+async def test_0007_adds_session_owners_and_the_callers_key_id(db_url: str) -> None:
+    await asyncio.to_thread(downgrade, db_url, "0006_shared_idempotency_records")
+    assert "session_owners" not in await tables(db_url)
+    assert "caller_id" not in await columns(db_url, "tool_audit")
+    await _run(db_url, (
+        "INSERT INTO tool_audit (id, created_at, tool, caller_role, tool_call_id, status, retry_count, latency_ms, "
+        "cached, input_hash, input_preview) VALUES ('a-1', :now, 'echo', 'coach', 'c-1', 'completed', 0, 1.0, "
+        "false, 'h', '{}')", {"now": _NOW},
+    ))
+    await asyncio.to_thread(upgrade, db_url)
+    assert "session_owners" in await tables(db_url)
+    # A row from before names no key: only admin keys see it.
+    [rows] = await _run(db_url, ("SELECT id, caller_id FROM tool_audit", {}))
+    assert [tuple(r) for r in rows] == [("a-1", None)]
 
 
 def test_key_columns_are_as_wide_as_the_longest_key() -> None:

@@ -41,3 +41,16 @@ async def test_subscription_iterates_until_closed() -> None:
     sub.close()
     assert [e["n"] async for e in sub] == [1, 2]
     assert not bus.wants("any")
+
+
+async def test_a_subscription_for_one_caller_gets_only_that_callers_events() -> None:
+    bus = EventBus()
+    theirs = bus.subscribe(frozenset({"s"}), caller="key-1")
+    anyones = bus.subscribe(frozenset({"s"}))
+    bus.publish({"n": 1}, "s", "key-2")
+    bus.publish({"n": 2}, "s", "key-1")
+    bus.publish({"n": 3}, "s", None)
+    theirs.close()
+    anyones.close()
+    assert [e["n"] async for e in theirs] == [2]
+    assert [e["n"] async for e in anyones] == [1, 2, 3]

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from salesboost.store.audit import ToolAuditRecord
+from salesboost.tools.errors import ToolError
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
 
@@ -116,6 +117,54 @@ async def test_context_reaches_the_tool(executor: ToolExecutor) -> None:
     )
     assert result.result is not None
     assert result.result["text"] == "update:admin:s1:k1"
+
+
+# --- the caller's claim -------------------------------------------------------------------------------
+
+
+async def test_the_claim_is_made_only_by_an_accepted_call_and_may_refuse_it(executor: ToolExecutor) -> None:
+    claims: list[str] = []
+
+    async def claim() -> None:
+        claims.append("claimed")
+
+    refused = [
+        await executor.execute("nope", {}, "coach", claim=claim),
+        await executor.execute("actions", {"action": "read"}, "npc", claim=claim),
+        await executor.execute("echo", {"text": ""}, "coach", claim=claim),
+    ]
+    for _ in range(3):
+        refused.append(await executor.execute("limited", {"seconds": 0}, "coach", claim=claim))
+    assert [r.error.code if r.error else None for r in refused] == [
+        "TOOL_NOT_FOUND", "TOOL_FORBIDDEN", "TOOL_INPUT_INVALID", None, None, "TOOL_RATE_LIMITED",
+    ]
+    assert claims == ["claimed", "claimed"]  # the two calls of `limited` its rate limit let through
+
+    async def deny() -> None:
+        raise ToolError("not yours", code="NOT_YOURS")
+
+    echo = tool(executor, "echo")
+    denied = await executor.execute("echo", {"text": "new"}, "coach", claim=deny, caller_id="key-1")
+    assert denied.error is not None
+    assert denied.error.code == "NOT_YOURS"
+    assert echo.runs == 0
+    [*_, row] = await audit_rows(executor)
+    assert (row.error_code, row.caller_id) == ("NOT_YOURS", "key-1")
+
+
+async def test_a_refused_claim_leaves_a_half_open_circuits_trial_to_the_next_call(make_executor: Any) -> None:
+    now = [100.0]
+    ex = make_executor(clock=lambda: now[0], circuit_failure_threshold=1, circuit_reset_seconds=30)
+    assert (await ex.execute("flaky", {"failures": 100, "kind": "value"}, "coach")).error is not None
+    now[0] += 30
+
+    async def deny() -> None:
+        raise ToolError("not yours", code="NOT_YOURS")
+
+    denied = await ex.execute("flaky", {"failures": 0}, "coach", claim=deny)
+    assert denied.error is not None
+    assert denied.error.code == "NOT_YOURS"
+    assert (await ex.execute("flaky", {"failures": 0}, "coach")).ok
 
 
 # --- retry ---------------------------------------------------------------------------------------------

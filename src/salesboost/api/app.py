@@ -55,7 +55,15 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
                     "no API keys configured (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE): every request "
                     "except /healthz and /readyz will be refused"
                 )
-            app.state.service = Service(settings, serving, keys, SessionOwners(settings.api_max_sessions))
+            backends = serving.registry.backends
+            owners = SessionOwners(
+                backends.sessions(),
+                max_per_key=settings.max_sessions_per_key,
+                window_seconds=settings.sessions_window_seconds,
+                cache_size=settings.api_max_sessions,
+                clock=backends.clock,
+            )
+            app.state.service = Service(settings, serving, keys, owners)
             async with sms_dispatcher(settings, serving):
                 yield
         finally:

@@ -20,6 +20,8 @@ from salesboost.tools import errors as codes
 from salesboost.tools.result import ToolErrorInfo, ToolResult
 
 SESSION_FORBIDDEN = "SESSION_FORBIDDEN"
+SESSION_LIMIT_REACHED = "SESSION_LIMIT_REACHED"
+SESSION_UNAVAILABLE = "SESSION_UNAVAILABLE"
 REQUEST_INVALID = "REQUEST_INVALID"
 NOT_FOUND = "NOT_FOUND"
 
@@ -36,18 +38,24 @@ STATUS_BY_CODE: dict[str, int] = {
     codes.TOOL_EXECUTION_FAILED: 502,
     codes.IDEMPOTENCY_KEY_REQUIRED: 428,
     SESSION_FORBIDDEN: 403,
+    SESSION_LIMIT_REACHED: 429,
+    SESSION_UNAVAILABLE: 503,
 }
-_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, codes.TOOL_BUSY})
+_RETRY_AFTER_CODES = frozenset(
+    {codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, codes.TOOL_BUSY, SESSION_LIMIT_REACHED, SESSION_UNAVAILABLE}
+)
 
 
 def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
     """The HTTP status of a call's envelope, and `Retry-After` (whole seconds, at least 1) if it applies."""
     error = envelope.error
-    if error is None:
-        return 200, None
-    status = STATUS_BY_CODE.get(error.code, 200)
-    if error.code in _RETRY_AFTER_CODES:
-        wait = error.details.get("retry_after")
+    return (200, None) if error is None else _status_of(error.code, error.details)
+
+
+def _status_of(code: str, details: dict[str, Any]) -> tuple[int, dict[str, str] | None]:
+    status = STATUS_BY_CODE.get(code, 200)
+    if code in _RETRY_AFTER_CODES:
+        wait = details.get("retry_after")
         seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
         return status, {"Retry-After": str(max(1, seconds))}
     return status, None
@@ -89,6 +97,12 @@ class ApiError(Exception):
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Serialize with pydantic-core directly: no second validation, no `jsonable_encoder` walk."""
     return Response(model.model_dump_json(), status, headers, media_type="application/json")
+
+
+def refusal(exc: codes.ToolError) -> ApiError:
+    """A `ToolError` that refuses a request answering `ErrorBody` (no envelope), with the status of its code."""
+    status, headers = _status_of(exc.code, exc.details)
+    return ApiError(status, exc.code, exc.message, headers=headers, details=exc.details)
 
 
 async def handle_api_error(request: Request, exc: Exception) -> Response:

@@ -17,15 +17,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from salesboost.api.auth import SECURITY, ApiKey, Caller, authenticate
+from salesboost.api.auth import SECURITY, Caller, authenticate
 from salesboost.api.errors import (
     REQUEST_INVALID,
-    SESSION_FORBIDDEN,
-    STATUS_BY_CODE,
     ApiError,
     ErrorBody,
     error_info,
     json_response,
+    refusal,
     status_for,
 )
 from salesboost.api.models import (
@@ -37,13 +36,13 @@ from salesboost.api.models import (
     ToolDescription,
     ToolList,
 )
-from salesboost.api.service import Service, service_of
+from salesboost.api.service import service_of
 from salesboost.masking import mask
 from salesboost.observability.activity import Activity, read_activity
 from salesboost.tools import errors as codes
 from salesboost.tools.errors import ToolError, field_errors, summary
 from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
-from salesboost.tools.result import ToolResult, envelope
+from salesboost.tools.result import ToolErrorInfo, ToolResult, envelope
 
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
@@ -67,9 +66,18 @@ EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ToolResult, "description": "`TOOL_DISABLED`: the tool exists but is switched off."},
     422: {"model": ToolResult, "description": "`TOOL_INPUT_INVALID`, with the field path of each error."},
     428: {"model": ToolResult, "description": "`IDEMPOTENCY_KEY_REQUIRED` for a side-effecting call."},
-    429: {"model": ToolResult, "description": "`TOOL_RATE_LIMITED`.", "headers": _RETRY_AFTER},
+    429: {
+        "model": ToolResult,
+        "description": "`TOOL_RATE_LIMITED`, or `SESSION_LIMIT_REACHED`: the key started its share of new sessions.",
+        "headers": _RETRY_AFTER,
+    },
     502: {"model": ToolResult, "description": "`TOOL_EXECUTION_FAILED`: the tool crashed."},
-    503: {"model": ToolResult, "description": "`TOOL_CIRCUIT_OPEN` or `TOOL_BUSY`.", "headers": _RETRY_AFTER},
+    503: {
+        "model": ToolResult,
+        "description": "`TOOL_CIRCUIT_OPEN`, `TOOL_BUSY` (no free worker), or `SESSION_UNAVAILABLE` (the "
+        "session's owner cannot be checked).",
+        "headers": _RETRY_AFTER,
+    },
     504: {"model": ToolResult, "description": "`TOOL_TIMEOUT`."},
 }
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -77,6 +85,11 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON."},
     403: {"model": ErrorBody, "description": "`SESSION_FORBIDDEN`: the session belongs to another key."},
     422: {"model": ErrorBody, "description": "The body does not match `BatchRequest`."},
+    503: {
+        "model": ErrorBody,
+        "description": "`SESSION_UNAVAILABLE`: the session's owner cannot be checked.",
+        "headers": _RETRY_AFTER,
+    },
 }
 
 # `execute` reads its header and authenticates by itself (no FastAPI dependency on the hot path); this
@@ -100,13 +113,11 @@ EXECUTE_OPENAPI: dict[str, Any] = {
 # --- execute ------------------------------------------------------------------------------------------
 
 
-def _rejected(
-    role: str, code: str, message: str, details: dict[str, Any] | None = None, **known: Any
-) -> ToolResult:
+def _rejected(role: str, error: ToolErrorInfo, **known: Any) -> ToolResult:
     """The envelope of a call refused before it reached the executor."""
     return envelope(
         str(known.get("tool") or ""), str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"), role,
-        error=error_info(code, message, details),
+        error=error,
     )
 
 
@@ -142,14 +153,6 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
     return {k: v for k in ("tool", "tool_call_id") if isinstance(v := data.get(k), str) and v.isprintable()}
 
 
-def _claim(svc: Service, session_id: str | None, key: ApiKey) -> bool:
-    return session_id is None or svc.sessions.claim(session_id, key)
-
-
-def _session_refusal(session_id: str | None) -> str:
-    return f"session {session_id!r} belongs to another API key; use a session id of your own"
-
-
 @router.post(
     "/execute",
     response_model=ToolResult,
@@ -167,17 +170,18 @@ async def execute(request: Request) -> Response:
     body = _parse(ExecuteRequest, raw)
     if not isinstance(body, ExecuteRequest):
         status, message, details = body
-        refused = _rejected(caller.role, codes.TOOL_INPUT_INVALID, message, details, **_known_fields(raw))
+        error = error_info(codes.TOOL_INPUT_INVALID, message, details)
+        refused = _rejected(caller.role, error, **_known_fields(raw))
         return json_response(refused, status)
-    if not _claim(svc, body.session_id, caller):
-        refused = _rejected(
-            caller.role, SESSION_FORBIDDEN, _session_refusal(body.session_id),
-            tool=body.tool, tool_call_id=body.tool_call_id,
-        )
-        return json_response(refused, 403)
+    try:
+        claim = None if body.session_id is None else await svc.sessions.admit(body.session_id, caller)
+    except ToolError as exc:
+        error = codes.error_info(body.tool, exc)
+        refused = _rejected(caller.role, error, tool=body.tool, tool_call_id=body.tool_call_id)
+        return json_response(refused, *status_for(refused))
     result = await svc.executor.execute(
         body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
-        session_id=body.session_id, caller_id=caller.id,
+        session_id=body.session_id, caller_id=caller.id, claim=claim,
     )
     status, headers = status_for(result)
     return json_response(result, status, headers)
@@ -199,11 +203,13 @@ async def execute_batch(request: Request) -> Response:
     if not isinstance(body, BatchRequest):
         status, message, details = body
         raise ApiError(status, REQUEST_INVALID, message, details=details)
-    if not _claim(svc, body.session_id, caller):
-        raise ApiError(403, SESSION_FORBIDDEN, _session_refusal(body.session_id))
+    try:
+        claim = None if body.session_id is None else await svc.sessions.admit(body.session_id, caller)
+    except ToolError as exc:
+        raise refusal(exc) from None
     results = await svc.executor.execute_many(
         [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
-        max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id,
+        max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id, claim=claim,
     )
     succeeded = sum(r.ok for r in results)
     return json_response(BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded))
@@ -262,14 +268,13 @@ async def activity(
     if executor.audit is not None:
         await executor.audit.flush()
     entries = executor.registry.list_for_role(caller.role)
-    sessions = None if caller.is_admin else svc.sessions.sessions_of(caller)
     async with executor.registry.backends.sessions()() as session:
         result = await read_activity(
             session,
             window_seconds=window_seconds,
             tools=[e.name for e in entries],
             cacheable=[e.name for e in entries if e.policy.cache_ttl is not None],
-            sessions=sessions,
+            caller_id=None if caller.is_admin else caller.id,
         )
     return json_response(result)
 
@@ -290,5 +295,5 @@ async def get_tool(request: Request, caller: Caller, name: str) -> Response:
     try:
         entry = svc.executor.describe(name, caller.role)
     except ToolError as exc:
-        raise ApiError(STATUS_BY_CODE[exc.code], exc.code, exc.message, details=exc.details) from None
+        raise refusal(exc) from None
     return json_response(ToolDescription.model_validate(svc.schema_of(entry)))

@@ -4,12 +4,14 @@ and heartbeats.
 Authentication, never by query string alone (it lands in access logs): offer the subprotocols
 `["salesboost.v1", "bearer.<key>"]`, or send `{"type": "auth", "api_key": "<key>"}` as the first message
 within `SALESBOOST_WS_AUTH_TIMEOUT` seconds. An admin key may omit session_id to watch every session, or
-watch any one; another key may watch only a session it owns (see `sessions.py`). After
-`{"event": "subscribed", ...}` the socket carries the session's events and, when idle, a
-`{"event": "heartbeat"}` every `SALESBOOST_WS_HEARTBEAT_SECONDS`.
+watch any one. Another key may watch a session it owns, or one nobody owns yet, and receives the events of
+its own calls only; subscribing claims nothing (see `sessions.py`). After `{"event": "subscribed", ...}` the
+socket carries the session's events and, when idle, a `{"event": "heartbeat"}` every
+`SALESBOOST_WS_HEARTBEAT_SECONDS`.
 
-Close codes: 4400 bad request, 4401 not authenticated, 4403 session not yours, 1013 too slow: a client that
-does not keep up fills its bounded queue, the bus drops it (never waiting for it), and the socket is closed.
+Close codes: 4400 bad request, 4401 not authenticated, 4403 session not yours, 1013 try again later: the
+client was too slow (it filled its bounded queue, and the bus dropped it, never waiting for it), or the
+session's owner could not be checked (the database did not answer).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from salesboost.api.auth import ApiKey
 from salesboost.api.service import Service, service_of
+from salesboost.api.sessions import SessionForbiddenError, SessionUnavailableError
 from salesboost.clock import iso_stamp
 from salesboost.tools.events import Subscription
 
@@ -33,7 +36,7 @@ BEARER_PREFIX = "bearer."
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_TOO_SLOW = 1013
+CLOSE_TRY_AGAIN = 1013
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 router = APIRouter()
@@ -70,17 +73,21 @@ async def _first_message_key(websocket: WebSocket, timeout: float) -> str:
     return str(message["api_key"])
 
 
-def _authorize(svc: Service, key: ApiKey, session_id: str | None) -> frozenset[str] | None:
-    """The sessions to subscribe to (None: all), or `_Refused`."""
+async def _subscribe(svc: Service, key: ApiKey, session_id: str | None) -> Subscription:
+    """The key's subscription to the session (None: to all), or `_Refused`."""
     if session_id is None:
         if not key.is_admin:
             raise _Refused(CLOSE_FORBIDDEN, "only an admin key may watch every session: pass session_id")
-        return None
+        return svc.executor.events.subscribe(None)
     if not _SESSION_ID.match(session_id):
         raise _Refused(CLOSE_BAD_REQUEST, "session_id must be 1 to 128 letters, digits or . _ : -")
-    if not svc.sessions.claim(session_id, key):
-        raise _Refused(CLOSE_FORBIDDEN, "this session belongs to another API key")
-    return frozenset({session_id})
+    try:
+        await svc.sessions.admit(session_id, key)  # the claim it may answer is for an accepted call to make
+    except SessionForbiddenError:
+        raise _Refused(CLOSE_FORBIDDEN, "this session belongs to another API key") from None
+    except SessionUnavailableError:
+        raise _Refused(CLOSE_TRY_AGAIN, "the owner of this session cannot be checked right now; retry") from None
+    return svc.executor.events.subscribe(frozenset({session_id}), None if key.is_admin else key.id)
 
 
 async def _pump(websocket: WebSocket, sub: Subscription, heartbeat: float) -> None:
@@ -93,7 +100,7 @@ async def _pump(websocket: WebSocket, sub: Subscription, heartbeat: float) -> No
             await websocket.send_json({"event": "heartbeat", "timestamp": iso_stamp()})
             continue
         if sub.dropped:
-            await websocket.close(CLOSE_TOO_SLOW, "too slow: your event queue filled up")
+            await websocket.close(CLOSE_TRY_AGAIN, "too slow: your event queue filled up")
             return
         await websocket.send_json(event)
 
@@ -117,13 +124,12 @@ async def chat(websocket: WebSocket) -> None:
         if key is None:
             raise _Refused(CLOSE_UNAUTHORIZED, "unknown API key")
         session_id = websocket.query_params.get("session_id") or None
-        sessions = _authorize(svc, key, session_id)
+        sub = await _subscribe(svc, key, session_id)
     except _Refused as refused:
         await websocket.close(refused.code, refused.reason)
         return
     except WebSocketDisconnect:
         return
-    sub = svc.executor.events.subscribe(sessions)
     try:
         await websocket.send_json(
             {"event": "subscribed", "session_id": session_id, "role": key.role,

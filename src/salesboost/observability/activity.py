@@ -1,7 +1,9 @@
 """The audit table's read side: per-tool rates over a window, and the latest calls (the dashboard's data).
 
 Portable SQL (SQLite and PostgreSQL): one grouped count, one `ORDER BY latency LIMIT 1 OFFSET k` per tool
-for its 95th percentile (served by the (tool, created_at) index), and one query for the latest calls.
+for its 95th percentile (served by the (tool, created_at) index), and one query for the latest calls: a
+non-admin key's are the calls it made itself in the sessions it owns (`session_owners`), so neither another
+key's calls in its sessions nor its own in another's show (served by the (caller_id, created_at) index).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.clock import iso_stamp, utcnow
 from salesboost.store.audit import ToolAuditRecord as A
+from salesboost.store.sessions import SessionOwner
 
 RECENT_LIMIT = 50
 
@@ -46,7 +49,9 @@ class RecentCall(BaseModel):
 class Activity(BaseModel):
     window_seconds: int
     tools: list[ToolActivity]
-    recent: list[RecentCall] = Field(description="Latest calls, newest first: all (admin) or your sessions'.")
+    recent: list[RecentCall] = Field(
+        description="Latest calls, newest first: everybody's (admin), else yours in your sessions."
+    )
 
 
 async def _p95(session: AsyncSession, tool: str, since: datetime, calls: int) -> float | None:
@@ -69,10 +74,11 @@ async def read_activity(
     window_seconds: int,
     tools: Collection[str],
     cacheable: Collection[str],
-    sessions: Collection[str] | None,
+    caller_id: str | None,
     now: datetime | None = None,
 ) -> Activity:
-    """Rates of `tools` over the window; the latest calls of `sessions` (None: of everybody)."""
+    """Rates of `tools` over the window; the latest calls of the key `caller_id` in its sessions (None: every
+    call)."""
     since = (now or utcnow()) - timedelta(seconds=window_seconds)
     counts = await session.execute(
         select(
@@ -100,23 +106,22 @@ async def read_activity(
                 cache_hit_rate=(round(hits / calls, 4) if calls else 0.0) if tool in cacheable else None,
             )
         )
-    recent = []
-    if sessions is None or sessions:
-        query = select(A).order_by(A.created_at.desc(), A.id.desc()).limit(RECENT_LIMIT)
-        if sessions is not None:
-            query = query.where(A.session_id.in_(list(sessions)))
-        for record in (await session.scalars(query)).all():
-            recent.append(
-                RecentCall(
-                    timestamp=iso_stamp(record.created_at),
-                    tool=record.tool,
-                    caller_role=record.caller_role,
-                    status="completed" if record.status == "completed" else "failed",
-                    latency_ms=record.latency_ms,
-                    cached=record.cached,
-                    error_code=record.error_code,
-                    tool_call_id=record.tool_call_id,
-                    session_id=record.session_id,
-                )
-            )
+    query = select(A).order_by(A.created_at.desc(), A.id.desc()).limit(RECENT_LIMIT)
+    if caller_id is not None:
+        owned = select(SessionOwner.session_id).where(SessionOwner.key_id == caller_id)
+        query = query.where(A.caller_id == caller_id, A.session_id.in_(owned))
+    recent = [
+        RecentCall(
+            timestamp=iso_stamp(record.created_at),
+            tool=record.tool,
+            caller_role=record.caller_role,
+            status="completed" if record.status == "completed" else "failed",
+            latency_ms=record.latency_ms,
+            cached=record.cached,
+            error_code=record.error_code,
+            tool_call_id=record.tool_call_id,
+            session_id=record.session_id,
+        )
+        for record in (await session.scalars(query)).all()
+    ]
     return Activity(window_seconds=window_seconds, tools=rows, recent=recent)

@@ -49,6 +49,7 @@ class AuditEntry(NamedTuple):
     created_at: float  # time.time()
     tool: str
     caller_role: str
+    caller_id: str | None  # the API key's id
     tool_call_id: str
     session_id: str | None
     status: str
@@ -97,6 +98,7 @@ def _row(record: tuple[Any, ...]) -> dict[str, Any]:
         "created_at": datetime.fromtimestamp(entry.created_at, UTC),
         "tool": _text(entry.tool, 100),
         "caller_role": _text(entry.caller_role, 50),
+        "caller_id": _text(entry.caller_id, 100) if entry.caller_id else None,
         "tool_call_id": _text(entry.tool_call_id, 200),
         "session_id": _text(entry.session_id, 200) if entry.session_id else None,
         "status": entry.status,

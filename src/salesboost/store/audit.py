@@ -17,6 +17,7 @@ class ToolAuditRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     tool: Mapped[str] = mapped_column(String(100))
     caller_role: Mapped[str] = mapped_column(String(50))
+    caller_id: Mapped[str | None] = mapped_column(String(100))  # the API key's id; None from the CLI and Python
     tool_call_id: Mapped[str] = mapped_column(String(200))
     session_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
@@ -32,4 +33,5 @@ class ToolAuditRecord(Base):
         Index("ix_tool_audit_created_at", "created_at"),
         Index("ix_tool_audit_tool_created_at", "tool", "created_at"),
         Index("ix_tool_audit_session_id", "session_id"),
+        Index("ix_tool_audit_caller_id_created_at", "caller_id", "created_at"),
     )

@@ -32,9 +32,10 @@ def status_event(data: dict[str, Any]) -> dict[str, Any]:
 class Subscription:
     """A bounded queue of events for one subscriber; iterate it with `async for`."""
 
-    def __init__(self, bus: EventBus, sessions: frozenset[str] | None, maxsize: int) -> None:
+    def __init__(self, bus: EventBus, sessions: frozenset[str] | None, caller: str | None, maxsize: int) -> None:
         self._bus = bus
         self.sessions = sessions  # None: every session
+        self.caller = caller  # None: the calls of every caller
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
         self.dropped = False
         self.closed = False
@@ -68,9 +69,10 @@ class EventBus:
         self._by_session: dict[str, set[Subscription]] = {}
         self._everything: set[Subscription] = set()
 
-    def subscribe(self, sessions: frozenset[str] | None = None) -> Subscription:
-        """Events of these sessions (None: of every session, for an admin or the dashboard)."""
-        sub = Subscription(self, sessions, self.queue_size)
+    def subscribe(self, sessions: frozenset[str] | None = None, caller: str | None = None) -> Subscription:
+        """Events of these sessions (None: of every session, for an admin or the dashboard), of the calls made by
+        this caller id (None: by anyone)."""
+        sub = Subscription(self, sessions, caller, self.queue_size)
         if sessions is None:
             self._everything.add(sub)
         else:
@@ -97,12 +99,13 @@ class EventBus:
         """Whether anybody listens to this session: lets the executor skip building events."""
         return bool(self._everything) or (session_id is not None and session_id in self._by_session)
 
-    def publish(self, event: dict[str, Any], session_id: str | None) -> None:
+    def publish(self, event: dict[str, Any], session_id: str | None, caller_id: str | None = None) -> None:
         targets = list(self._everything)
         if session_id is not None:
             targets.extend(self._by_session.get(session_id, ()))
         for sub in targets:
-            sub.offer(event)
+            if sub.caller is None or sub.caller == caller_id:
+                sub.offer(event)
 
 
 class CallbackRunner:
@@ -209,4 +212,4 @@ class StatusEvents:
         if call.callback is not None:
             call.pending = self.callbacks.deliver(call.callback, data, call.pending)
         if self.bus.wants(call.session_id):
-            self.bus.publish(status_event(data), call.session_id)
+            self.bus.publish(status_event(data), call.session_id, call.caller_id)

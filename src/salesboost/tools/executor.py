@@ -1,6 +1,6 @@
 """`ToolExecutor`: runs one call through a short ladder of named steps, and never raises for a failure.
 
-    resolve (and authorize) -> validate -> authorize action -> idempotency key -> admit (rate limit, circuit)
+    resolve (and authorize) -> validate -> authorize action -> idempotency key -> rate limit -> claim -> circuit
             -> cache lookup -> run (timeout, retry) -> cache store -> record (the recorders, in order)
 
 Each step's decision lives in the module that owns it (the registry authorizes, `idempotency` requires a key,
@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,6 +33,11 @@ from salesboost.tools.result import ToolResult, envelope
 from salesboost.tools.running import await_with_deadline, start
 
 _perf = time.perf_counter
+
+# What a caller's surface secures once the call passed every check of the caller's own doing (the service claims
+# the call's session there, so that no refused call claims one); a `ToolError` it raises refuses the call. It
+# comes before the circuit: a half-open circuit lets one trial pass, and a call refused after it would hold it.
+Claim = Callable[[], Awaitable[None]]
 
 
 class ToolExecutor:
@@ -69,6 +74,7 @@ class ToolExecutor:
         idempotency_key: str | None = None,
         session_id: str | None = None,
         caller_id: str | None = None,
+        claim: Claim | None = None,
     ) -> ToolResult:
         """Run one call; the envelope says whether it worked, never an exception."""
         call = Call(
@@ -85,7 +91,10 @@ class ToolExecutor:
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
                 check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
-            self._admit(entry, call.caller)
+            self._limit(entry, call.caller)
+            if claim is not None:
+                await claim()
+            self.parts.breakers.check(entry.name)
             if not self._cache_lookup(call, entry, args):
                 await self._run(call, entry, args)
                 if call.cache_key is not None:
@@ -102,12 +111,11 @@ class ToolExecutor:
             raise input_error(entry.name, exc) from None
         return args
 
-    def _admit(self, entry: RegisteredTool, caller: str) -> None:
-        """Rate limit and circuit breaker: refuse before doing any work."""
+    def _limit(self, entry: RegisteredTool, caller: str) -> None:
+        """The rate limit: refuse before doing any work."""
         limit, limiter = entry.policy.rate_limit, self.parts.limiter
         if limit is not None and limiter is not None:
             limiter.check(entry.name, caller, limit)
-        self.parts.breakers.check(entry.name)
 
     def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool:
         policy = entry.policy
@@ -186,6 +194,7 @@ class ToolExecutor:
         status_callback: StatusCallback | None = None,
         session_id: str | None = None,
         caller_id: str | None = None,
+        claim: Claim | None = None,
     ) -> list[ToolResult]:
         """Run calls (`{"tool", "payload", "tool_call_id"?, "idempotency_key"?}`) concurrently, in order.
 
@@ -202,6 +211,7 @@ class ToolExecutor:
                 return await self.execute(
                     str(spec.get("tool", spec.get("name", ""))), spec.get("payload") or {}, caller_role,
                     status_callback, spec.get("tool_call_id"), spec.get("idempotency_key"), session_id, caller_id,
+                    claim,
                 )
 
         return list(await asyncio.gather(*(one(spec) for spec in calls)))

@@ -112,7 +112,7 @@ def test_schemas(registry: ToolRegistry) -> None:
     assert schema["output_schema"] == EchoOutput.model_json_schema()
     assert schema["actions"] == {"read": ["admin", "coach"], "update": ["admin"]}
     assert schema["write_actions"] == ["update"]
-    assert to_openai(entry)["function"]["parameters"] == schema["input_schema"]
+    assert to_openai(entry)["function"]["strict"] is True
     assert to_anthropic(entry)["input_schema"] == schema["input_schema"]
     assert to_mcp(entry)["inputSchema"] == schema["input_schema"]
     assert to_mcp(entry)["annotations"]["readOnlyHint"] is False

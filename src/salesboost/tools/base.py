@@ -61,7 +61,8 @@ class ToolPolicy:
     `roles` None takes the roles from the permissions file (the one place the role matrix lives).
     `cache_by_role` keeps a cached result per caller role, for a tool whose answer depends on who asks.
     A tool with actions names its `action_field`; its `write_actions` are the side-effecting ones, and the
-    permissions file may give each action its own roles.
+    permissions file may give each action its own roles. `open_world` marks a tool that reaches people or
+    systems outside the service (a text message leaves it for good), for clients that warn before such calls.
     """
 
     roles: frozenset[str] | None = None
@@ -75,6 +76,7 @@ class ToolPolicy:
     inline: bool = False
     action_field: str | None = None
     write_actions: frozenset[str] = frozenset()
+    open_world: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_ttl is not None and not self.read_only:

@@ -155,7 +155,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
     Input = SmsInput
     Output = SmsOutput
     policy = ToolPolicy(
-        read_only=False, action_field="action", write_actions=frozenset({"send"}), timeout=10.0
+        read_only=False, action_field="action", write_actions=frozenset({"send"}), timeout=10.0, open_world=True
     )
     error_codes = (
         SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, CUSTOMER_NOT_FOUND,

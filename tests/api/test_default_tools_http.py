@@ -207,3 +207,13 @@ async def test_the_service_delivers_the_sms_outbox(demo_settings: Settings) -> N
                 break
             await asyncio.sleep(0.02)
         assert statuses == ["sent"]
+
+
+async def test_the_real_tools_in_a_providers_format(demo: httpx.AsyncClient) -> None:
+    openai = (await demo.get("/api/v1/tools", params={"format": "openai"}, headers=auth("sdr"))).json()
+    assert openai["not_strict"] == {}
+    assert [t["function"]["strict"] for t in openai["tools"]] == [True] * len(openai["tools"])
+    mcp = (await demo.get("/api/v1/tools", params={"format": "mcp"}, headers=auth("sdr"))).json()
+    sms = next(t for t in mcp["tools"] if t["name"] == "sms_outreach")
+    assert sms["annotations"]["openWorldHint"] is True
+    assert sms["annotations"]["destructiveHint"] is True

@@ -618,3 +618,31 @@ async def test_dashboard_without_its_files_is_404(
     response = await client.get("/dashboard")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name_of"),
+    [
+        ("openai", lambda t: t["function"]["name"]),
+        ("openai-responses", lambda t: t["name"]),
+        ("anthropic", lambda t: t["name"]),
+        ("mcp", lambda t: t["name"]),
+    ],
+)
+async def test_tool_list_in_a_providers_format(client: httpx.AsyncClient, fmt: str, name_of: Any) -> None:
+    listed = await client.get("/api/v1/tools", params={"format": fmt}, headers=auth("npc"))
+    assert listed.status_code == 200
+    body = listed.json()
+    assert (body["role"], body["format"], body["not_strict"]) == ("npc", fmt, {})
+    default = (await client.get("/api/v1/tools", headers=auth("npc"))).json()
+    assert [name_of(t) for t in body["tools"]] == [t["name"] for t in default["tools"]]
+    assert "actions" not in [name_of(t) for t in body["tools"]]  # npc may not call it
+
+
+async def test_tool_list_in_an_unknown_format_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/tools", params={"format": "gemini"}, headers=auth("coach"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "REQUEST_INVALID"
+    assert error["details"]["errors"][0]["field"] == "query.format"
+    assert "'openai', 'openai-responses', 'anthropic' or 'mcp'" in error["message"]

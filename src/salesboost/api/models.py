@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from salesboost.tools.idempotency import IdempotencyKey
 from salesboost.tools.result import ToolResult
+from salesboost.tools.schema import Format
 
 MAX_BATCH_CALLS = 50
 
@@ -93,6 +94,18 @@ class ToolDescription(BaseModel):
 class ToolList(BaseModel):
     role: str = Field(description="The role of the key that asked.")
     tools: list[ToolDescription]
+
+
+class ExportedToolList(BaseModel):
+    """The role's tools in a model provider's format (`?format=`), to hand the model as they are."""
+
+    role: str = Field(description="The role of the key that asked.")
+    format: Format
+    tools: list[dict[str, Any]] = Field(description="One entry per tool, by name, in the provider's own shape.")
+    not_strict: dict[str, str] = Field(
+        description="OpenAI formats: the tools exported without strict mode, each with the reason (empty: all "
+        "strict)."
+    )
 
 
 class ToolCacheCounts(BaseModel):

@@ -33,6 +33,7 @@ from salesboost.api.models import (
     BatchResponse,
     CacheStats,
     ExecuteRequest,
+    ExportedToolList,
     ToolDescription,
     ToolList,
 )
@@ -43,6 +44,7 @@ from salesboost.tools import errors as codes
 from salesboost.tools.errors import ToolError, field_errors, summary
 from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from salesboost.tools.result import ToolErrorInfo, ToolResult, envelope
+from salesboost.tools.schema import Format
 
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
 
@@ -218,12 +220,33 @@ async def execute_batch(request: Request) -> Response:
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-@router.get("", response_model=ToolList, responses=_UNAUTHORIZED, summary="The tools your role may call")
-async def list_tools(request: Request, caller: Caller) -> Response:
+@router.get(
+    "",
+    response_model=ToolList | ExportedToolList,
+    responses={
+        **_UNAUTHORIZED,
+        422: {"model": ErrorBody, "description": "`REQUEST_INVALID`: an unknown `format`."},
+    },
+    summary="The tools your role may call",
+    description="Without `format`, each tool with its schemas and policy. With `format`, the same tools ready "
+    "to hand a model: `openai` (Chat Completions `tools`), `openai-responses` (Responses API function tools), "
+    "`anthropic` or `mcp`; the OpenAI ones strict where the schema allows.",
+)
+async def list_tools(
+    request: Request,
+    caller: Caller,
+    fmt: Annotated[Format | None, Query(alias="format", description="A model provider's tool format.")] = None,
+) -> Response:
     svc = service_of(request)
     entries = svc.executor.registry.list_for_role(caller.role)
-    tools = [ToolDescription.model_validate(svc.schema_of(e)) for e in entries]
-    return json_response(ToolList(role=caller.role, tools=tools))
+    if fmt is None:
+        tools = [ToolDescription.model_validate(svc.schema_of(e)) for e in entries]
+        return json_response(ToolList(role=caller.role, tools=tools))
+    exported = [svc.export_of(e, fmt) for e in entries]
+    return json_response(ExportedToolList(
+        role=caller.role, format=fmt, tools=[x.tool for x in exported],
+        not_strict={e.name: x.not_strict for e, x in zip(entries, exported, strict=True) if x.not_strict},
+    ))
 
 
 @router.get("/cache/stats", response_model=CacheStats, responses=_UNAUTHORIZED, summary="Cache statistics")

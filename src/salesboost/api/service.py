@@ -12,7 +12,7 @@ from salesboost.api.sessions import SessionOwners
 from salesboost.config import Settings
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.registry import RegisteredTool
-from salesboost.tools.schema import tool_schema
+from salesboost.tools.schema import Exported, Format, export, tool_schema
 
 
 @dataclass(slots=True)
@@ -22,6 +22,7 @@ class Service:
     keys: KeyStore
     sessions: SessionOwners
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _exports: dict[tuple[Format, str], Exported] = field(default_factory=dict)
 
     def schema_of(self, entry: RegisteredTool) -> dict[str, Any]:
         """`tool_schema(entry)`, computed once per tool (JSON schema generation is not free)."""
@@ -29,6 +30,13 @@ class Service:
         if schema is None:
             schema = self._schemas[entry.name] = tool_schema(entry)
         return schema
+
+    def export_of(self, entry: RegisteredTool, fmt: Format) -> Exported:
+        """`export(entry, fmt)`, computed once per tool and format."""
+        exported = self._exports.get((fmt, entry.name))
+        if exported is None:
+            exported = self._exports[fmt, entry.name] = export(entry, fmt)
+        return exported
 
 
 def service_of(conn: HTTPConnection) -> Service:

@@ -185,8 +185,14 @@ def _accepts_null(node: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
 
 def omit_added_nulls(schema: Mapping[str, Any], value: Any) -> Any:
     """Arguments written against the strict copy of `schema`, as the original reads them: a null for an optional
-    property that does not accept null (strict mode made it nullable) is left out, so its default applies."""
+    property is left out, so its default applies, when null is not a value of its own there (the property does
+    not accept null, or null is its default). Left out, not passed: a model may tell the fields it was given
+    (`model_fields_set`; a CRM update writes only those)."""
     return _omit(schema, value, schema)
+
+
+def _null_means_left_out(node: Mapping[str, Any], root: Mapping[str, Any]) -> bool:
+    return ("default" in node and node["default"] is None) or not _accepts_null(node, root)
 
 
 def _omit(node: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> Any:
@@ -205,7 +211,7 @@ def _omit(node: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> Any:
             key: item if key not in properties else _omit(properties[key], item, root)
             for key, item in value.items()
             if not (item is None and key in properties and key not in required
-                    and not _accepts_null(properties[key], root))
+                    and _null_means_left_out(properties[key], root))
         }
     if isinstance(value, list) and isinstance(node.get("items"), Mapping):
         return [_omit(node["items"], item, root) for item in value]

@@ -4,7 +4,7 @@ small models for what strict mode cannot express."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, Field
@@ -14,7 +14,7 @@ from salesboost.config import Settings
 from salesboost.tools.base import Tool, ToolBackends, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.schema import (
-    FORMATS,
+    Format,
     NotStrictError,
     export,
     omit_added_nulls,
@@ -191,7 +191,7 @@ async def test_a_roles_tools_in_every_format_by_name(default_registry: ToolRegis
     expected = [e.name for e in default_registry.list_for_role("npc")]
     assert expected == sorted(expected)
     assert "sms_outreach" not in expected
-    for fmt in FORMATS:
+    for fmt in get_args(Format):
         tools = tools_for(default_registry, "npc", fmt)
         names = [t["function"]["name"] if fmt == "openai" else t["name"] for t in tools]
         assert names == expected

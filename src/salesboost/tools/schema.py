@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from salesboost.tools.registry import RegisteredTool, ToolRegistry
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Format = Literal["openai", "openai-responses", "anthropic", "mcp"]
-FORMATS: tuple[Format, ...] = get_args(Format)
 
 # What a strict schema keeps as written.
 _STRICT_KEYWORDS = frozenset({
@@ -71,8 +70,11 @@ class OpenAIFunction:
     name: str
     description: str
     parameters: dict[str, Any]
-    strict: bool
-    not_strict: str | None
+    not_strict: str | None = None
+
+    @property
+    def strict(self) -> bool:
+        return self.not_strict is None
 
     def chat_tool(self) -> dict[str, Any]:
         """A Chat Completions `tools` entry."""
@@ -96,10 +98,10 @@ def openai_function(entry: RegisteredTool) -> OpenAIFunction:
     tool = entry.tool
     schema = tool.Input.model_json_schema()
     try:
-        return OpenAIFunction(tool.name, tool.description, strict_schema(schema), True, None)
+        return OpenAIFunction(tool.name, tool.description, strict_schema(schema))
     except NotStrictError as exc:
         log.info("tool %s is exported to OpenAI without strict mode: %s", tool.name, exc)
-        return OpenAIFunction(tool.name, tool.description, schema, False, str(exc))
+        return OpenAIFunction(tool.name, tool.description, schema, str(exc))
 
 
 def to_openai(entry: RegisteredTool) -> dict[str, Any]:

@@ -16,8 +16,10 @@ a JSON text: `{"ok": true, "result": ...}`, or `{"ok": false, "error": {"code", 
 "details"}}` for a call that failed (arguments that are not JSON, an unknown tool, a refused role, a rate
 limit...), which the model can act on; only a response of no shape read here raises (`ValueError`).
 
-A side-effecting call gets an idempotency key derived from the session and the provider's call id, so a model
-turn handled twice (a retried request, a restarted loop) does its writes once.
+The OpenAI shapes' arguments are read as strict mode writes them (`tools.schema`): a null for an optional
+property means it was left out. A side-effecting call gets an idempotency key derived from the session and the
+provider's call id, so a model turn handled twice (a retried request, a restarted loop) does its writes once.
+Arguments that cannot be read never reach the executor: their error is answered here, without an audit record.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ run: model seed
 	$(BIN)/salesboost serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 
 typecheck: install
 	$(BIN)/mypy src

@@ -26,6 +26,7 @@ from salesboost.clock import utcnow
 from salesboost.config import Settings
 from salesboost.masking import mask
 from salesboost.sales.sms.outreach import is_opted_out
+from salesboost.store.db import writing
 from salesboost.store.sms import SmsMessage
 from salesboost.tools.retry import ToolRetryPolicy
 
@@ -219,7 +220,7 @@ class OutboxDispatcher:
             ).all()
         claimed: list[SmsMessage] = []
         for message_id in due:
-            async with self.sessions() as session, session.begin():
+            async with writing(self.sessions) as session:
                 taken = await session.scalar(
                     update(SmsMessage)
                     .where(SmsMessage.id == message_id, SmsMessage.status == "queued", free)
@@ -262,7 +263,7 @@ class OutboxDispatcher:
         report.sent += 1
 
     async def _finish(self, message_id: int, **values: Any) -> None:
-        async with self.sessions() as session, session.begin():
+        async with writing(self.sessions) as session:
             await session.execute(
                 update(SmsMessage)
                 .where(SmsMessage.id == message_id)
@@ -280,7 +281,7 @@ async def record_delivery_status(
     values: dict[str, Any] = {"status": mapped, "updated_at": now}
     if mapped == "delivered":
         values["delivered_at"] = now
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         result = await session.execute(
             update(SmsMessage).where(SmsMessage.provider_message_id == provider_message_id).values(**values)
         )

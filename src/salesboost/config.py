@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     sms_http_account_sid: str = Field("", validation_alias=_env("SALESBOOST_SMS_HTTP_ACCOUNT_SID"))
     sms_http_auth_token: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_SMS_HTTP_AUTH_TOKEN"))
     sms_http_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("SALESBOOST_SMS_HTTP_TIMEOUT"))
+    sms_http_idempotent: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_HTTP_IDEMPOTENT"))
     sms_dispatch_interval: float = Field(
         1.0, gt=0, le=3600, validation_alias=_env("SALESBOOST_SMS_DISPATCH_INTERVAL")
     )

@@ -4,17 +4,22 @@ the embedded default, takes writers from several processes at once."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from salesboost.assembly import build_runtime
+from salesboost.config import load_settings
 from salesboost.sales.knowledge.ingest import DEMO_FOLDER
 from salesboost.store.db import create_engine, session_factory, writing
 
@@ -84,3 +89,28 @@ def test_kb_ingest_while_another_process_writes(sqlite_url: str, tmp_path: Path)
     report = json.loads(out.splitlines()[-1])
     assert report["failed"] == []
     assert report["calls"] > 30
+
+
+async def test_a_tool_call_that_waits_past_the_busy_timeout_times_out(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lock another process holds past SALESBOOST_SQLITE_BUSY_TIMEOUT is a timeout to the caller: retryable,
+    nothing written, no traceback logged."""
+    runtime = build_runtime(load_settings(database_url=sqlite_url, sqlite_busy_timeout=0.2, retry_enabled=False))
+    holder = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        result = await runtime.executor.execute(
+            "sms_outreach", {"phone": "+14155550101", "message": "Hello"}, "sdr", idempotency_key="locked-1"
+        )
+        holder.execute("ROLLBACK")
+        history = await runtime.executor.execute("sms_outreach", {"action": "history", "phone": "+14155550101"}, "sdr")
+    finally:
+        holder.close()
+        await runtime.aclose()
+    assert result.error is not None
+    assert (result.error.code, result.error.retryable) == ("TOOL_TIMEOUT", True)
+    assert "database is locked" in result.error.message
+    assert history.result is not None
+    assert history.result["count"] == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -39,7 +39,7 @@ from salesboost.sales import knowledge
 from salesboost.sales.knowledge.chunking import Chunk
 from salesboost.sales.knowledge.ingest import DEMO_FOLDER, store_document
 from salesboost.sales.knowledge.search import refresh_statistics
-from salesboost.store.db import upgrade
+from salesboost.store.db import upgrade, writing
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import load_permissions
@@ -149,7 +149,7 @@ async def load(backends: ToolBackends, corpus: Corpus, chunks: int, label: str) 
         task = progress.add_task(f"loading {label}", total=documents * CHUNKS_PER_DOCUMENT)
         for number in range(documents):
             title, parts = corpus.document(number)
-            async with sessions() as session, session.begin():
+            async with writing(sessions) as session:
                 await store_document(
                     session,
                     collection="bench",
@@ -160,7 +160,7 @@ async def load(backends: ToolBackends, corpus: Corpus, chunks: int, label: str) 
                     now=utcnow(),
                 )
             progress.advance(task, len(parts))
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         await refresh_statistics(session)  # as `ingest_folder` does after a change
     return time.perf_counter() - started
 

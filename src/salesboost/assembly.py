@@ -39,7 +39,7 @@ from salesboost.tools.selection import EpsilonGreedyBandit
 
 def create_backends(settings: Settings) -> ToolBackends:
     """The shared backends, chosen once from settings."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     return ToolBackends(settings=settings, session_factory=session_factory(engine), engine=engine)
 
 
@@ -47,7 +47,7 @@ def check_database(settings: Settings) -> None:
     """Migrate the embedded SQLite file on first use; refuse any other database that is not migrated
     (`DatabaseNotMigratedError`). Runs in a thread of its own, so it works inside a running event loop too."""
     with ThreadPoolExecutor(1, thread_name_prefix="salesboost-migrate") as thread:
-        thread.submit(ensure_migrated, settings.database_url).result()
+        thread.submit(ensure_migrated, settings.database_url, busy_timeout=settings.sqlite_busy_timeout).result()
 
 
 def build_registry(settings: Settings) -> ToolRegistry:

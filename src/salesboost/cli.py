@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from salesboost.config import SettingsError, get_settings
+from salesboost.config import SettingsError, env_var_name, get_settings
 
 app = typer.Typer(help="SalesBoost Tools: a tool-calling runtime for AI sales agents.", no_args_is_help=True)
 tools_app = typer.Typer(help="Inspect the registered tools.", no_args_is_help=True)
@@ -25,25 +25,40 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def _migrated() -> Iterator[None]:
-    """A database that is not migrated (the SQLite default is, on first use) is one line naming the fix, and
-    exit 2: never a traceback."""
-    from salesboost.store.db import DatabaseNotMigratedError
+def _database() -> Iterator[None]:
+    """A database that is not migrated (the SQLite default is, on first use), or an SQLite file whose write lock
+    another process held past the busy timeout, is one line saying so, and exit 2: never a traceback."""
+    from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
 
     try:
         yield
     except DatabaseNotMigratedError as exc:
         raise _fail(str(exc)) from None
+    except DatabaseBusyError as exc:
+        settings = get_settings()
+        raise _fail(
+            f"{safe_url(settings.database_url)}: {exc} "
+            f"({env_var_name('sqlite_busy_timeout')}={settings.sqlite_busy_timeout:g} s); try again"
+        ) from None
 
 
 def _checked_database() -> str:
-    """The configured database URL, checked as `_migrated` says (for commands that open sessions directly)."""
+    """The configured database URL, checked as `_database` says (for commands that open sessions directly)."""
     from salesboost.assembly import check_database
 
     settings = get_settings()
-    with _migrated():
+    with _database():
         check_database(settings)
     return settings.database_url
+
+
+def _with_sessions(work: Any) -> Any:
+    """Run `work(sessions)` against the configured database (checked) and close it afterwards."""
+    from salesboost.store.db import with_sessions
+
+    url = _checked_database()
+    with _database():
+        return asyncio.run(with_sessions(url, work, busy_timeout=get_settings().sqlite_busy_timeout))
 
 
 @app.callback()
@@ -67,7 +82,7 @@ def tools_list(
     from salesboost.assembly import build_registry
     from salesboost.tools.schema import tool_schema
 
-    with _migrated():
+    with _database():
         registry = build_registry(get_settings())
     if role is not None and role not in registry.roles:
         raise _fail(f"unknown role {role!r}; configured roles: {', '.join(sorted(registry.roles))}")
@@ -97,7 +112,7 @@ def call(
         raise _fail(f"payload is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _fail("payload must be a JSON object")
-    with _migrated():
+    with _database():
         ok = asyncio.run(_call(name, data, role, session_id, idempotency_key))
     raise typer.Exit(0 if ok else 1)
 
@@ -112,9 +127,9 @@ async def _call(
         result = await runtime.executor.execute(
             name, payload, role, session_id=session_id, idempotency_key=idempotency_key
         )
+        typer.echo(result.model_dump_json(indent=2))  # before closing, which may fail writing the audit
     finally:
         await runtime.aclose()
-    typer.echo(result.model_dump_json(indent=2))
     return result.ok
 
 
@@ -126,9 +141,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply the Alembic migrations to the configured database."""
     from salesboost.store.db import safe_url, upgrade
 
-    url = get_settings().database_url
-    upgrade(url, revision)
-    typer.echo(f"database at {revision}: {safe_url(url)}")
+    settings = get_settings()
+    with _database():
+        upgrade(settings.database_url, revision, busy_timeout=settings.sqlite_busy_timeout)
+    typer.echo(f"database at {revision}: {safe_url(settings.database_url)}")
 
 
 @db_app.command("seed")
@@ -137,7 +153,9 @@ def db_seed() -> None:
     from salesboost.assembly import seed_demo
 
     _checked_database()
-    for line in asyncio.run(seed_demo(get_settings())):
+    with _database():
+        lines = asyncio.run(seed_demo(get_settings()))
+    for line in lines:
         typer.echo(line)
 
 
@@ -160,39 +178,33 @@ def kb_ingest(
     from rich.progress import Progress
 
     from salesboost.sales.knowledge.ingest import check_collection, discover, ingest_folder
-    from salesboost.store.db import with_sessions
 
     folder = Path(path)
-    url = _checked_database()
     try:
         check_collection(collection)
         total = len(discover(folder))
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
 
-    async def run() -> str:
+    async def run(sessions: Any) -> str:
         with Progress(transient=True) as progress:
             task = progress.add_task(f"ingesting into {collection!r}", total=total)
-            report = await with_sessions(
-                url,
-                lambda sessions: ingest_folder(
-                    sessions, folder, collection, prune=prune, on_file=lambda _: progress.advance(task)
-                ),
+            report = await ingest_folder(
+                sessions, folder, collection, prune=prune, on_file=lambda _: progress.advance(task)
             )
         for source, error in report.failed.items():
             typer.secho(f"skipped {source}: {error}", err=True, fg=typer.colors.YELLOW)
         return report.summary()
 
-    typer.echo(asyncio.run(run()))
+    typer.echo(_with_sessions(run))
 
 
 @kb_app.command("stats")
 def kb_stats() -> None:
     """Collections with their numbers of documents and chunks."""
     from salesboost.sales.knowledge.ingest import collection_stats
-    from salesboost.store.db import with_sessions
 
-    rows = asyncio.run(with_sessions(_checked_database(), collection_stats))
+    rows = _with_sessions(collection_stats)
     if not rows:
         typer.echo("the knowledge base is empty: run `salesboost kb ingest PATH`")
         return
@@ -249,13 +261,6 @@ def _e164(phone: str) -> str:
         return to_e164(phone, get_settings().phone_default_region)
     except InvalidPhoneError as exc:
         raise _fail(f"invalid phone {phone!r}: {exc}") from None
-
-
-def _with_sessions(work: Any) -> Any:
-    """Run `work(sessions)` against the configured database and close it afterwards."""
-    from salesboost.store.db import with_sessions
-
-    return asyncio.run(with_sessions(_checked_database(), work))
 
 
 @sms_app.command("opt-out")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite+aiosqlite:///./var/salesboost.db", min_length=1, validation_alias=_env("SALESBOOST_DATABASE_URL")
     )
+    sqlite_busy_timeout: float = Field(
+        30.0, ge=0, le=3600, validation_alias=_env("SALESBOOST_SQLITE_BUSY_TIMEOUT")
+    )
     redis_url: str | None = Field(None, validation_alias=_env("SALESBOOST_REDIS_URL"))
     audit_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_AUDIT_ENABLED"))
     audit_flush_interval: float = Field(0.5, gt=0, le=60, validation_alias=_env("SALESBOOST_AUDIT_FLUSH_INTERVAL"))
@@ -99,6 +102,7 @@ class Settings(BaseSettings):
     sms_http_account_sid: str = Field("", validation_alias=_env("SALESBOOST_SMS_HTTP_ACCOUNT_SID"))
     sms_http_auth_token: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_SMS_HTTP_AUTH_TOKEN"))
     sms_http_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("SALESBOOST_SMS_HTTP_TIMEOUT"))
+    sms_http_idempotent: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_HTTP_IDEMPOTENT"))
     sms_dispatch_interval: float = Field(
         1.0, gt=0, le=3600, validation_alias=_env("SALESBOOST_SMS_DISPATCH_INTERVAL")
     )

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from salesboost.assembly import create_backends
 from salesboost.config import load_settings
 from salesboost.sales.knowledge.ingest import ingest_folder
+from salesboost.store.db import writing
 from salesboost.tools.base import ToolBackends
 
 pytestmark = pytest.mark.postgres
@@ -69,10 +70,10 @@ async def test_statistics_follow_ingest_replace_prune_and_truncate(backends: Too
     await ingest_folder(backends.sessions(), folder, "kb", prune=True)
     assert (await assert_in_step(backends))[0] == 1
 
-    async with backends.sessions()() as session, session.begin():
+    async with writing(backends.sessions()) as session:
         await session.execute(text("UPDATE kb_chunks SET content = content || ' Approval by the VP.'"))
     await assert_in_step(backends)
-    async with backends.sessions()() as session, session.begin():
+    async with writing(backends.sessions()) as session:
         await session.execute(text("TRUNCATE kb_chunks"))
     assert await assert_in_step(backends) == (0, 0)
 

@@ -16,7 +16,7 @@ import salesboost.store.knowledge
 import salesboost.store.sessions
 import salesboost.store.sms  # noqa: F401 (every table in the metadata)
 from salesboost.store.base import Base
-from salesboost.store.db import create_engine, downgrade, upgrade
+from salesboost.store.db import WRITE_OPTIONS, create_engine, downgrade, upgrade
 from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX
 
 
@@ -70,7 +70,7 @@ _NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 async def _run(url: str, *statements: tuple[str, dict[str, object]]) -> list[list[Row[Any]]]:
-    engine = create_engine(url)
+    engine = create_engine(url, execution_options=WRITE_OPTIONS)
     try:
         async with engine.begin() as conn:
             results = [await conn.execute(text(sql), params) for sql, params in statements]

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.masking import preview
 from salesboost.store.audit import ToolAuditRecord
+from salesboost.store.db import writing
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class AuditWriter:
         return written
 
     async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with self._sessions() as session, session.begin():
+        async with writing(self._sessions) as session:
             await session.execute(insert(ToolAuditRecord), rows)
 
     async def aclose(self) -> None:

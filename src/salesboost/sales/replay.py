@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from salesboost.store.db import writing
 from salesboost.store.idempotency import IdempotencyRecord
 from salesboost.tools.base import ToolContext
 from salesboost.tools.errors import ToolDomainError
@@ -72,7 +73,7 @@ async def run_once(
     if claim is not None and (first := await _replayed(sessions, claim, replay)) is not None:
         return first
     try:
-        async with sessions() as session, session.begin():
+        async with writing(sessions) as session:
             record = None
             if claim is not None:
                 # The id is not known yet: the row is updated below, unseen by others before the commit.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,20 +14,37 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
+# Seconds a writer waits for another process's SQLite write lock (SALESBOOST_SQLITE_BUSY_TIMEOUT).
+DEFAULT_BUSY_TIMEOUT = 30.0
+# The execution option that marks a write transaction; `writing` sets it, `create_engine`'s `_begin` reads it.
+_WRITE = "salesboost_write"
+WRITE_OPTIONS: dict[str, Any] = {_WRITE: True}
+_QUERY_ONLY = "salesboost_query_only"
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine that hides bound values from errors and logs; for SQLite the folder is created and WAL,
-    foreign keys and a busy timeout set."""
+def create_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwargs: Any) -> AsyncEngine:
+    """An async engine that hides bound values from errors and logs.
+
+    SQLite, the embedded default, is shared by processes (`salesboost serve` and the CLI), so its engine: creates
+    the file's folder; sets WAL (readers and the one writer do not wait for each other) and foreign keys; makes
+    a writer wait up to `busy_timeout` seconds for another process's write lock; and begins the transactions
+    itself instead of the driver (SQLAlchemy's recipe for pysqlite/aiosqlite): a write transaction (`writing`)
+    with BEGIN IMMEDIATE, any other with BEGIN in `query_only` mode. BEGIN IMMEDIATE takes the write lock before
+    the transaction reads anything; a transaction that read first could not wait for it, SQLite would refuse at
+    once ("database is locked") whenever another process had committed since, whatever the timeout. Making the
+    other transactions read-only turns a write outside `writing` into an error every time it runs, in tests,
+    rather than one under load.
+    """
     # Bound values (phones, message bodies) never reach an exception's text or a log line.
     kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
@@ -33,16 +52,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+    def _connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver emits no BEGIN of its own: `_begin` does
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        record.info[_QUERY_ONLY] = False
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = bool(conn.get_execution_options().get(_WRITE))
+        info = conn.connection.info  # the DBAPI connection's, kept while the pool keeps it
+        if info[_QUERY_ONLY] == write:  # set only when it changes: one statement fewer per transaction
+            conn.exec_driver_sql(f"PRAGMA query_only={int(not write)}")
+            info[_QUERY_ONLY] = not write
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
@@ -51,10 +80,40 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+class DatabaseBusyError(TimeoutError):
+    """SQLite's "database is locked": another process held the write lock past the busy timeout. A timeout, so
+    the runtime answers it as one (`TOOL_TIMEOUT`, retryable) and the CLI as one line."""
 
-async def with_sessions(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+
+@contextmanager
+def _busy_is_timeout() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        if code is None or code & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        raise DatabaseBusyError(
+            "the database is locked: another process held its write lock past the busy timeout"
+        ) from exc
+
+
+@asynccontextmanager
+async def writing(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a write transaction: committed when the block ends, rolled back if it raises. Every write
+    goes through here; on SQLite it begins with BEGIN IMMEDIATE (see `create_engine`), and a lock that stays
+    taken past the busy timeout is `DatabaseBusyError`."""
+    with _busy_is_timeout():
+        async with sessions(execution_options=WRITE_OPTIONS) as session, session.begin():
+            yield session
+
+
+async def with_sessions(
+    url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]], *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+) -> T:
     """Run `work` with sessions on the database at `url`, then close the engine (for one-shot commands)."""
-    engine = create_engine(url)
+    engine = create_engine(url, busy_timeout=busy_timeout)
     try:
         return await work(session_factory(engine))
     finally:
@@ -70,11 +129,11 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def migration_state(url: str) -> tuple[str | None, str | None]:
+def migration_state(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> tuple[str | None, str | None]:
     """(the database's revision, the migrations' head); blocking (from async code, in a thread)."""
 
     async def current() -> str | None:
-        engine = create_engine(url)
+        engine = create_engine(url, busy_timeout=busy_timeout)
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
@@ -85,18 +144,18 @@ def migration_state(url: str) -> tuple[str | None, str | None]:
     return asyncio.run(current()), head
 
 
-def ensure_migrated(url: str) -> None:
+def ensure_migrated(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
     """Make sure the schema is current: an SQLite file (the embedded default) is migrated on first use; any
     other database raises `DatabaseNotMigratedError` naming the command that fixes it. Blocking, and it runs
     its own event loop: from async code, call it in a thread."""
     database = make_url(url).database
     if is_sqlite(url) and database in (None, "", ":memory:"):
         return  # a database private to one engine: nothing to check from here
-    revision, head = migration_state(url)
+    revision, head = migration_state(url, busy_timeout=busy_timeout)
     if revision == head:
         return
     if is_sqlite(url):
-        upgrade(url)
+        upgrade(url, busy_timeout=busy_timeout)
         return
     where = "has no tables yet" if revision is None else f"is at revision {revision}"
     raise DatabaseNotMigratedError(
@@ -104,16 +163,18 @@ def ensure_migrated(url: str) -> None:
     )
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = url
+    config.attributes["busy_timeout"] = busy_timeout
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
     """Apply the migrations (blocking; from async code run it with `asyncio.to_thread`)."""
-    command.upgrade(alembic_config(url), revision)
+    with _busy_is_timeout():
+        command.upgrade(alembic_config(url, busy_timeout=busy_timeout), revision)
 
 
 def downgrade(url: str, revision: str) -> None:

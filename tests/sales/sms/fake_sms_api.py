@@ -1,5 +1,6 @@
-"""A Twilio-style SMS API on 127.0.0.1 for the tests: records what it accepts, deduplicates by idempotency key,
-and can be told to stall (so the client times out) or to fail the next requests.
+"""A Twilio-style SMS API on 127.0.0.1 for the tests: records what it texts, deduplicates by idempotency key (or,
+told so, ignores the key, as an API without idempotency does), and can be told to stall (so the client times
+out, or is killed, before the answer) or to fail the next requests.
 
 Imported by the SMS tests (pytest puts this folder on sys.path); not a test module itself.
 """
@@ -27,8 +28,10 @@ class FakeSmsApi:
     stall_seconds: float = 1.0
     fail_with: list[int] = field(default_factory=list)  # status codes for the next requests, in order
     answer_status: str = "queued"
+    honours_keys: bool = True  # False: every request is a new text, whatever its idempotency key
     requests: list[dict[str, str]] = field(default_factory=list)
-    accepted: dict[str, dict[str, str]] = field(default_factory=dict)  # idempotency key -> message
+    texted: list[dict[str, str]] = field(default_factory=list)  # every text it sent, in order
+    by_key: dict[str, dict[str, str]] = field(default_factory=dict)  # idempotency key -> the text it sent for it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, path: str, auth: str, key: str, form: dict[str, str]) -> tuple[int, dict[str, str], float]:
@@ -42,7 +45,10 @@ class FakeSmsApi:
                 return 404, {"message": "no such resource"}, 0.0
             if self.fail_with:
                 return self.fail_with.pop(0), {"message": "injected failure"}, 0.0
-            message = self.accepted.setdefault(key, {"sid": f"SM{len(self.accepted) + 1:04d}", **form})
+            message = self.by_key.get(key) if self.honours_keys else None
+            if message is None:
+                message = self.by_key[key] = {"sid": f"SM{len(self.texted) + 1:04d}", "key": key, **form}
+                self.texted.append(message)
             stall = self.stall_seconds if len(self.requests) <= self.stall_first else 0.0
             return 201, {"sid": message["sid"], "status": self.answer_status}, stall
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from salesboost.sales.crm.customers import CustomerFields, customer_number, new_customer
 from salesboost.store.customers import Customer
+from salesboost.store.db import writing
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.errors import ToolInputError
 
@@ -51,7 +52,7 @@ async def seed_customers(backends: ToolBackends) -> str:
     path = settings.customers_file
     records = read_customer_file(path, settings.phone_default_region)
     now = backends.clock()
-    async with backends.sessions()() as session, session.begin():
+    async with writing(backends.sessions()) as session:
         numbers = [number for number, _ in records]
         existing = set((await session.scalars(select(Customer.number).where(Customer.number.in_(numbers)))).all())
         added = [new_customer(fields, now, number) for number, fields in records if number not in existing]

@@ -25,6 +25,7 @@ from salesboost.sales.crm.customers import (
 )
 from salesboost.sales.crm.search import CustomerSearch
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of, run_once
+from salesboost.store.db import writing
 from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
@@ -198,7 +199,7 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
         number = customer_number(args.customer_id)
         for attempt in range(1, UPDATE_ATTEMPTS + 1):
             try:
-                async with ctx.backends.sessions()() as session, session.begin():
+                async with writing(ctx.backends.sessions()) as session:
                     row = await load(session, number)
                     if row is None:
                         raise _not_found(args.customer_id)

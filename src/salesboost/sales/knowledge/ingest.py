@@ -30,6 +30,7 @@ from salesboost.sales.knowledge.chunking import (
     parse_document,
 )
 from salesboost.sales.knowledge.search import refresh_statistics
+from salesboost.store.db import writing
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends
 
@@ -168,12 +169,12 @@ async def ingest_folder(
         seen = {p.relative_to(folder).as_posix() for p in files}
         gone = [doc_id for source, (doc_id, _) in existing.items() if source not in seen]
         if gone:
-            async with sessions() as session, session.begin():
+            async with writing(sessions) as session:
                 await session.execute(delete(KbChunk).where(KbChunk.document_id.in_(gone)))
                 await session.execute(delete(KbDocument).where(KbDocument.id.in_(gone)))
             report.removed = len(gone)
     if report.changed:
-        async with sessions() as session, session.begin():
+        async with writing(sessions) as session:
             await refresh_statistics(session)
         if invalidate is not None:
             invalidate(CACHE_TAG)
@@ -201,7 +202,7 @@ async def _ingest_file(
         report.failed[source] = str(exc)
         return
     chunks = chunk_document(document, max_chars, overlap)
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         await store_document(
             session,
             collection=report.collection,

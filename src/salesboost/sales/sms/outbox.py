@@ -1,12 +1,21 @@
 """Delivering the SMS outbox: a dispatcher that hands queued messages to a provider, and the providers.
 
-The dispatcher claims a message with a conditional UPDATE that sets a lease (`locked_until`), so two
-dispatchers never send the same message at once, and a dispatcher that dies mid-delivery only delays it:
-when the lease runs out the message is claimed again. Every attempt for a message carries the same
-idempotency key (`salesboost-sms-<id>`), so a provider that got the first attempt but timed out on the
-answer does not send twice. Transient failures are retried up to `SALESBOOST_SMS_MAX_ATTEMPTS` with the
-runtime's backoff (`ToolRetryPolicy.delay`: doubling, capped, jittered so that messages failed together are
-not retried together); a permanent one (the provider refused the message) fails it at once.
+A message is claimed when, and only when, it is about to be posted: one conditional UPDATE sets its lease
+(`locked_until`) and counts the attempt, and commits before the provider is called. So a `queued` message with a
+lease is one being posted, and nothing else is claimed: two dispatchers never post one message at once, and a
+dispatcher that is killed leaves every message it had not started as it was (due at once for the next
+dispatcher, `attempts` unchanged) and at most the one it was posting behind its lease.
+
+A lease that ran out on a `queued` message means its dispatcher stopped while posting it: whether the provider
+took the message is unknown. Every post of a message carries the same idempotency key (`salesboost-sms-<id>`);
+a provider that drops a repeated key (`idempotent`) is sent it again, under a new lease, and texts it at most
+once. Any other provider could text it twice, so the message is not posted again: it is marked `failed` with a
+`last_error` that begins "outcome unknown", for a person to check in the provider's log. A post whose answer
+never came (the connection dropped or timed out after the request went out) is the same case.
+
+Other transient failures (the provider unreachable, 429, 5xx) are retried up to `SALESBOOST_SMS_MAX_ATTEMPTS`
+with the runtime's backoff (`ToolRetryPolicy.delay`: doubling, capped, jittered so that messages failed together
+are not retried together); a permanent one (the provider refused the message) fails it at once.
 """
 
 from __future__ import annotations
@@ -19,13 +28,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.clock import utcnow
 from salesboost.config import Settings
 from salesboost.masking import mask
 from salesboost.sales.sms.outreach import is_opted_out
+from salesboost.store.db import writing
 from salesboost.store.sms import SmsMessage
 from salesboost.tools.retry import ToolRetryPolicy
 
@@ -47,15 +57,19 @@ class Receipt:
 
 
 class DeliveryError(Exception):
-    """The provider did not take the message. `transient` ones are retried; others fail the message."""
+    """The provider did not take the message (`transient` ones are retried, others fail it), or, with
+    `outcome_unknown`, the request went out and no answer came back: it may have taken it."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, outcome_unknown: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.outcome_unknown = outcome_unknown
 
 
 class SmsProvider(Protocol):
     name: str
+    # The provider drops a second post with the same idempotency key: posting a message again texts it once.
+    idempotent: bool
 
     async def send(self, sms: OutboundSms) -> Receipt: ...
 
@@ -66,6 +80,7 @@ class LogProvider:
     """The default: writes the message (masked) to the log and marks it sent. Nothing leaves the machine."""
 
     name = "log"
+    idempotent = True  # a second post is a second log line: nobody is texted
 
     async def send(self, sms: OutboundSms) -> Receipt:
         log.info("sms %s to %s: %s", sms.message_id, mask(sms.to), mask(sms.body)[:80])
@@ -76,7 +91,9 @@ class LogProvider:
 
 
 class HttpProvider:
-    """A Twilio-style REST API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json` with basic auth."""
+    """A Twilio-style REST API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json` with basic auth. It sends
+    the idempotency key as `Idempotency-Key` and `I-Twilio-Idempotency-Token`; whether the API drops a repeated
+    one is the operator's to say (`idempotent`, SALESBOOST_SMS_HTTP_IDEMPOTENT), so by default it does not."""
 
     name = "http"
 
@@ -88,6 +105,7 @@ class HttpProvider:
         from_number: str,
         *,
         timeout: float = 10.0,
+        idempotent: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not account_sid or not from_number:
@@ -95,6 +113,7 @@ class HttpProvider:
                 "the http SMS provider needs SALESBOOST_SMS_HTTP_ACCOUNT_SID and SALESBOOST_SMS_FROM_NUMBER"
             )
         self.from_number = from_number
+        self.idempotent = idempotent
         self.path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), auth=(account_sid, auth_token), timeout=timeout, transport=transport
@@ -105,10 +124,12 @@ class HttpProvider:
         data = {"To": sms.to, "From": self.from_number, "Body": sms.body}
         try:
             response = await self.client.post(self.path, data=data, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"provider timed out ({type(exc).__name__})", transient=True) from exc
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # the request never went out
             raise DeliveryError(f"provider unreachable ({type(exc).__name__})", transient=True) from exc
+        except httpx.TransportError as exc:  # it went out, or may have: a read or write timed out or broke
+            raise DeliveryError(
+                f"no answer from the provider ({type(exc).__name__})", transient=True, outcome_unknown=True
+            ) from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise DeliveryError(f"provider answered {response.status_code}", transient=True)
         if response.status_code >= 400:
@@ -130,6 +151,7 @@ def provider_from_settings(settings: Settings) -> SmsProvider:
             settings.sms_http_auth_token.get_secret_value(),
             settings.sms_from_number,
             timeout=settings.sms_http_timeout,
+            idempotent=settings.sms_http_idempotent,
         )
     return LogProvider()
 
@@ -178,15 +200,26 @@ class OutboxDispatcher:
             max_attempts=settings.sms_max_attempts,
             retry_delay=settings.sms_retry_delay,
             retry_max_delay=settings.sms_retry_max_delay,
-            # A lease outlives any single attempt, so a slow attempt is never claimed twice.
+            # A lease outlives any single post (its connect, write and read each time out), so a slow post is
+            # never taken for an abandoned one.
             lease_seconds=max(60.0, 3 * settings.sms_http_timeout),
         )
 
     async def run_once(self) -> DispatchReport:
-        """Deliver what is due now (one batch); returns what happened."""
+        """Settle the posts abandoned by a dispatcher that stopped, then deliver what is due now (one batch)."""
         report = DispatchReport()
-        for message in await self._claim():
-            await self._deliver(message, report)
+        await self._settle_abandoned(report)
+        now = self.clock()
+        async with self.sessions() as session:
+            due = (
+                await session.scalars(
+                    select(SmsMessage.id).where(self._due(now)).order_by(SmsMessage.id).limit(self.batch_size)
+                )
+            ).all()
+        for message_id in due:
+            message = await self._claim(message_id, report)
+            if message is not None:
+                await self._post(message, report)
         return report
 
     async def run_forever(self, interval: float, stop: asyncio.Event | None = None) -> None:
@@ -205,44 +238,74 @@ class OutboxDispatcher:
     async def aclose(self) -> None:
         await self.provider.aclose()
 
-    async def _claim(self) -> list[SmsMessage]:
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        return and_(
+            SmsMessage.status == "queued", SmsMessage.next_attempt_at <= now, SmsMessage.locked_until.is_(None)
+        )
+
+    async def _settle_abandoned(self, report: DispatchReport) -> None:
+        """Messages whose lease ran out while `queued`: their dispatcher stopped while posting them."""
         now = self.clock()
-        free = or_(SmsMessage.locked_until.is_(None), SmsMessage.locked_until < now)
-        async with self.sessions() as session:
-            due = (
-                await session.scalars(
-                    select(SmsMessage.id)
-                    .where(SmsMessage.status == "queued", SmsMessage.next_attempt_at <= now, free)
-                    .order_by(SmsMessage.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
-        claimed: list[SmsMessage] = []
-        for message_id in due:
-            async with self.sessions() as session, session.begin():
-                taken = await session.scalar(
+        abandoned = and_(SmsMessage.status == "queued", SmsMessage.locked_until < now)
+        why = "the dispatcher stopped while posting it"
+        async with writing(self.sessions) as session:
+            if self.provider.idempotent:
+                # Due again, at once: posted again below with the same key, which the provider drops if it took
+                # the first post. `attempts` already counts that post; one that was the last is not repeated.
+                await session.execute(
                     update(SmsMessage)
-                    .where(SmsMessage.id == message_id, SmsMessage.status == "queued", free)
-                    .values(locked_until=now + self.lease, attempts=SmsMessage.attempts + 1, updated_at=now)
+                    .where(abandoned, SmsMessage.attempts < self.retry.max_attempts)
+                    .values(locked_until=None, updated_at=now)
+                )
+                last_error = f"outcome unknown: {why}, on its last attempt"
+            else:
+                last_error = self._outcome_unknown(why)
+            failed = (
+                await session.scalars(
+                    update(SmsMessage)
+                    .where(abandoned)
+                    .values(status="failed", locked_until=None, updated_at=now, last_error=last_error)
                     .returning(SmsMessage.id)
                 )
-                if taken is not None:
-                    claimed.append(await session.get_one(SmsMessage, message_id, populate_existing=True))
-        return claimed
+            ).all()
+        report.failed += len(failed)
+        report.message_ids.extend(failed)
 
-    async def _deliver(self, message: SmsMessage, report: DispatchReport) -> None:
-        report.message_ids.append(message.id)
-        async with self.sessions() as session:
-            opted_out = await is_opted_out(session, message.phone)
+    async def _claim(self, message_id: int, report: DispatchReport) -> SmsMessage | None:
+        """Claim a due message for the post about to be made: lease and attempt count, committed before the
+        post. None when another dispatcher took it first, or when the number opted out (then it fails)."""
+        now = self.clock()
+        async with writing(self.sessions) as session:
+            phone = await session.scalar(select(SmsMessage.phone).where(SmsMessage.id == message_id))
+            opted_out = phone is not None and await is_opted_out(session, phone)
+            values: dict[str, Any] = (
+                {"status": "failed", "last_error": "the number opted out before delivery"}
+                if opted_out
+                else {"locked_until": now + self.lease, "attempts": SmsMessage.attempts + 1}
+            )
+            message: SmsMessage | None = await session.scalar(
+                update(SmsMessage)
+                .where(SmsMessage.id == message_id, self._due(now))
+                .values(updated_at=now, **values)
+                .returning(SmsMessage)
+            )
+        if message is None:
+            return None
+        report.message_ids.append(message_id)
         if opted_out:
-            await self._finish(message.id, status="failed", last_error="the number opted out before delivery")
             report.failed += 1
-            return
+            return None
+        return message
+
+    async def _post(self, message: SmsMessage, report: DispatchReport) -> None:
         sms = OutboundSms(message.id, message.phone, message.body, f"salesboost-sms-{message.id}")
         try:
             receipt = await self.provider.send(sms)
         except DeliveryError as exc:
-            if exc.transient and message.attempts < self.retry.max_attempts:
+            if exc.outcome_unknown and not self.provider.idempotent:
+                await self._finish(message.id, status="failed", last_error=self._outcome_unknown(str(exc)))
+                report.failed += 1
+            elif exc.transient and message.attempts < self.retry.max_attempts:
                 delay = self.retry.delay(message.attempts - 1)
                 await self._finish(
                     message.id, status="queued", last_error=str(exc),
@@ -261,8 +324,15 @@ class OutboxDispatcher:
         )
         report.sent += 1
 
+    def _outcome_unknown(self, why: str) -> str:
+        return (
+            f"outcome unknown: {why}; not posted again: the {self.provider.name!r} provider is not known to drop a "
+            "repeated idempotency key (SALESBOOST_SMS_HTTP_IDEMPOTENT), so a second post could text twice; check "
+            "the provider's log"
+        )
+
     async def _finish(self, message_id: int, **values: Any) -> None:
-        async with self.sessions() as session, session.begin():
+        async with writing(self.sessions) as session:
             await session.execute(
                 update(SmsMessage)
                 .where(SmsMessage.id == message_id)
@@ -280,7 +350,7 @@ async def record_delivery_status(
     values: dict[str, Any] = {"status": mapped, "updated_at": now}
     if mapped == "delivered":
         values["delivered_at"] = now
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         result = await session.execute(
             update(SmsMessage).where(SmsMessage.provider_message_id == provider_message_id).values(**values)
         )

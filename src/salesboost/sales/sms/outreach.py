@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.sales.replay import Claim, run_once
 from salesboost.sales.sms.segments import SegmentCount
+from salesboost.store.db import writing
 from salesboost.store.sms import SMS_STATUSES, SmsDailyCounter, SmsMessage, SmsOptOut
 from salesboost.tools.errors import ToolDomainError
 
@@ -126,7 +127,7 @@ async def opt_out(
     sessions: async_sessionmaker[AsyncSession], phone: str, now: datetime, source: str, keyword: str | None = None
 ) -> bool:
     """Record that `phone` (E.164) wants no more messages; False when it had already opted out."""
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         if await session.get(SmsOptOut, phone) is not None:
             return False
         session.add(SmsOptOut(phone=phone, opted_out_at=now, source=source, keyword=keyword))
@@ -135,7 +136,7 @@ async def opt_out(
 
 async def opt_in(sessions: async_sessionmaker[AsyncSession], phone: str) -> bool:
     """Lift an opt-out (the number replied START); False when there was none."""
-    async with sessions() as session, session.begin():
+    async with writing(sessions) as session:
         result = await session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
     return bool(getattr(result, "rowcount", 0))
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from salesboost.store.base import Base
-from salesboost.store.db import create_engine
+from salesboost.store.db import DEFAULT_BUSY_TIMEOUT, WRITE_OPTIONS, create_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,7 +22,9 @@ def _run(connection: Connection) -> None:
 
 async def _main() -> None:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    engine = create_engine(str(url))
+    busy_timeout = config.attributes.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    # Migrations write: on SQLite they take the write lock at BEGIN (see `create_engine`).
+    engine = create_engine(str(url), busy_timeout=busy_timeout, execution_options=WRITE_OPTIONS)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -20,7 +20,7 @@ from salesboost.api import create_app
 from salesboost.assembly import create_backends
 from salesboost.clock import utcnow
 from salesboost.config import Settings
-from salesboost.store.db import create_engine
+from salesboost.store.db import WRITE_OPTIONS, create_engine
 from sample_tools import make_registry, private_executor
 
 EXECUTE = "/api/v1/tools/execute"
@@ -229,7 +229,7 @@ def test_activity_shows_a_key_only_its_own_calls_in_its_own_sessions(db_settings
 async def ddl(url: str, *statements: str) -> None:
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
+        async with engine.execution_options(**WRITE_OPTIONS).begin() as conn:
             for statement in statements:
                 await conn.execute(text(statement))
     finally:

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from salesboost.api.auth import ApiKey
 from salesboost.api.errors import SESSION_FORBIDDEN, SESSION_LIMIT_REACHED, SESSION_UNAVAILABLE
 from salesboost.clock import as_utc, utcnow
+from salesboost.store.db import writing
 from salesboost.store.sessions import SessionOwner
 from salesboost.tools.errors import ToolError
 from salesboost.tools.executor import Claim
@@ -106,7 +107,7 @@ class SessionOwners:
         """The session's owner once this key tried to claim it."""
         now = self._clock()
         window = timedelta(seconds=self.window_seconds)
-        async with self._database() as session, session.begin():
+        async with self._database(write=True) as session:
             started, oldest = (
                 await session.execute(
                     select(func.count(), func.min(SessionOwner.created_at)).where(
@@ -134,9 +135,9 @@ class SessionOwners:
         return owner
 
     @asynccontextmanager
-    async def _database(self) -> AsyncIterator[AsyncSession]:
+    async def _database(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
         try:
-            async with self._sessions() as session:
+            async with writing(self._sessions) if write else self._sessions() as session:
                 yield session
         except (SQLAlchemyError, OSError) as exc:
             log.error("session ownership: the database failed (%s)", type(exc).__name__, exc_info=exc)

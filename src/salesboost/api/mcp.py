@@ -1,0 +1,168 @@
+"""The MCP server: the tools an API key's role may call, over streamable HTTP at `/mcp` and over stdio.
+
+Built on the official SDK's low-level `Server` (the tool list depends on the caller, which `MCPServer`'s fixed
+registrations cannot express). Both transports call the service's own executor, as the REST routes do, with
+the key's role and the key's id as caller: permissions, rate limits, cache, audit, metrics and events are the
+REST ones. Over HTTP the key is the `Authorization: Bearer` token, checked by the SDK's bearer middleware
+through `KeyVerifier` (which also binds each MCP session to the key that opened it); over stdio it is
+`SALESBOOST_MCP_KEY`, read once at start.
+
+A call answers `structuredContent` (the envelope's result) and the same JSON as text; a failed call answers
+`isError` with the envelope's code and message as text (what the model reads to fix its call) and the error
+itself, details and `retry_after` included, in `_meta`. A side-effecting call takes its idempotency key from
+the request's `_meta.idempotency_key` (MCP has no header for it). Tools only: no resources, prompts or tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+import mcp_types as types
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.provider import AccessToken
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import ConfigDict
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from salesboost.api.auth import ApiKey, KeyStore
+from salesboost.api.service import service_of
+from salesboost.config import Settings
+from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.result import ToolResult
+from salesboost.tools.schema import tools_for
+
+PATH = "/mcp"
+IDEMPOTENCY_META = "idempotency_key"  # the request `_meta` entry that carries a write's idempotency key
+INSTRUCTIONS = (
+    "SalesBoost sales tools. The tools listed are the ones your API key's role may call. A side-effecting call "
+    f"needs an idempotency key in the request's _meta ({IDEMPOTENCY_META!r}): a retry with the same key does "
+    "the work once."
+)
+
+# Who is calling, and through which executor: the HTTP request's key and the service's executor, or stdio's.
+CallerOf = Callable[[ServerRequestContext[Any, Any]], tuple[ToolExecutor, ApiKey]]
+
+
+def build_server(caller_of: CallerOf) -> Server[Any]:
+    async def list_tools(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        executor, key = caller_of(ctx)
+        return types.ListToolsResult(
+            tools=[types.Tool.model_validate(t) for t in tools_for(executor.registry, key.role, "mcp")]
+        )
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        executor, key = caller_of(ctx)
+        given = (params.meta or {}).get(IDEMPOTENCY_META)
+        result = await executor.execute(
+            params.name, params.arguments, key.role, idempotency_key=None if given is None else str(given),
+            caller_id=key.id,
+        )
+        return call_result(result)
+
+    return Server(
+        "salesboost", version=version("salesboost"), instructions=INSTRUCTIONS,
+        on_list_tools=list_tools, on_call_tool=call_tool,
+    )
+
+
+def call_result(result: ToolResult) -> types.CallToolResult:
+    """The envelope as MCP's tool result; the envelope's bookkeeping (call id, audit id, ...) in `_meta`."""
+    meta = result.model_dump(include={"tool_call_id", "caller_role", "cached", "retry_count", "latency_ms", "audit_id"})
+    error = result.error
+    if error is None:
+        text = json.dumps(result.result, ensure_ascii=False)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)], structured_content=result.result, _meta=meta
+        )
+    # The code and message are what the model reads; the details (field errors, retry_after) stay machine-readable.
+    meta["error"] = error.model_dump()
+    return types.CallToolResult(
+        content=[types.TextContent(text=f"{error.code}: {error.message}")], is_error=True, _meta=meta
+    )
+
+
+# --- streamable HTTP -------------------------------------------------------------------------------------
+
+
+class KeyToken(AccessToken):
+    """An access token that is one of our API keys."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    key: ApiKey
+
+
+class KeyVerifier:
+    """The SDK's `TokenVerifier` over our key store: a bearer token is valid when it is a configured key."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        key = self.keys.authenticate(token)
+        if key is None:
+            return None
+        return KeyToken(token=token, client_id=key.id, scopes=[], claims={"role": key.role}, key=key)
+
+
+def _http_caller(ctx: ServerRequestContext[Any, Any]) -> tuple[ToolExecutor, ApiKey]:
+    """The key the bearer middleware accepted for this request (it refuses every request without one)."""
+    request = ctx.request
+    assert isinstance(request, Request)
+    token = request.user.access_token
+    assert isinstance(token, KeyToken)
+    return service_of(request).executor, token.key
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection: the Host (and any Origin) must be one of `SALESBOOST_MCP_ALLOWED_HOSTS`; `*`
+    switches the check off (behind a proxy that checks the host itself)."""
+    hosts = [h.strip() for h in settings.mcp_allowed_hosts.split(",") if h.strip()]
+    if "*" in hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
+
+
+class McpEndpoint:
+    """`/mcp` of the service behind the bearer check. `run()`, in the app's lifespan, starts its session manager:
+    a new one each time, as a manager runs only once."""
+
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        self._server = build_server(_http_caller)
+        self._security = transport_security(settings)
+        self._max_body_bytes = settings.max_body_bytes
+        self._manager: StreamableHTTPSessionManager | None = None
+        self.app: ASGIApp = AuthenticationMiddleware(
+            AuthContextMiddleware(RequireAuthMiddleware(self._handle, [])),
+            backend=BearerAuthBackend(KeyVerifier(keys)),
+        )
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        self._manager = StreamableHTTPSessionManager(
+            app=self._server, security_settings=self._security, max_request_body_size=self._max_body_bytes
+        )
+        try:
+            async with self._manager.run():
+                yield
+        finally:
+            self._manager = None
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self._manager is not None, "the app's lifespan runs the MCP session manager"
+        await self._manager.handle_request(scope, receive, send)

@@ -153,6 +153,8 @@ class Settings(BaseSettings):
         "127.0.0.1,127.0.0.1:*,localhost,localhost:*,[::1],[::1]:*",
         validation_alias=_env("SALESBOOST_MCP_ALLOWED_HOSTS"),
     )
+    # `salesboost mcp` (stdio) runs as this API key: the key decides the role, as over HTTP.
+    mcp_key: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_MCP_KEY"))
 
     @field_validator("redis_url")
     @classmethod

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ import mcp_types as types
 import pytest
 import uvicorn
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import BAD_KEY, KEYS, ROLES
@@ -217,3 +220,35 @@ async def test_http_lists_and_calls_as_the_bearer_keys_role(served: str, demo_ex
     assert [r.structured_content["duplicate"] for r in sent if r.structured_content] == [False, True]
     assert history.structured_content is not None
     assert len(history.structured_content["messages"]) == 1
+
+
+# --- stdio ---------------------------------------------------------------------------------------------------
+
+
+def stdio_env(settings: Settings, role: str | None) -> dict[str, str]:
+    env = {
+        "SALESBOOST_DATABASE_URL": settings.database_url,
+        "SALESBOOST_API_KEYS": settings.api_keys,
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }
+    return env if role is None else {**env, "SALESBOOST_MCP_KEY": KEYS[role]}
+
+
+async def test_stdio_serves_the_roles_tools(demo_settings: Settings, demo_executor: ToolExecutor) -> None:
+    params = StdioServerParameters(command=SALESBOOST, args=["mcp"], env=stdio_env(demo_settings, "npc"))
+    async with Client(params) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        forbidden = await client.call_tool("sms_outreach", SEND, meta={"idempotency_key": "stdio-1"})
+        checked = await client.call_tool("compliance_check", {"text": "Hello there", "channel": "sms"})
+    assert names == [e.name for e in demo_executor.registry.list_for_role("npc")]
+    assert error_code(forbidden) == "TOOL_FORBIDDEN"
+    assert not checked.is_error, checked.content
+
+
+def test_stdio_with_an_unknown_key_is_one_line_and_exit_2(demo_settings: Settings) -> None:
+    """(A missing key is the same refusal: no key authenticates as the empty string.)"""
+    env = {**os.environ, **stdio_env(demo_settings, None), "SALESBOOST_MCP_KEY": BAD_KEY}
+    done = subprocess.run([SALESBOOST, "mcp"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "SALESBOOST_MCP_KEY" in done.stderr

@@ -27,6 +27,7 @@ from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAut
 from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import ConfigDict
@@ -166,3 +167,13 @@ class McpEndpoint:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._manager is not None, "the app's lifespan runs the MCP session manager"
         await self._manager.handle_request(scope, receive, send)
+
+
+# --- stdio -----------------------------------------------------------------------------------------------
+
+
+async def serve_stdio(executor: ToolExecutor, key: ApiKey) -> None:
+    """Serve one desktop client on stdin/stdout as `key`, until it closes the connection."""
+    server = build_server(lambda ctx: (executor, key))
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())

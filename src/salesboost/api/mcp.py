@@ -15,6 +15,7 @@ the request's `_meta.idempotency_key` (MCP has no header for it). Tools only: no
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -155,14 +156,33 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        self._manager = StreamableHTTPSessionManager(
+        # The manager's task group lives in a task of its own: anyio must leave a cancel scope in the task that
+        # entered it, and a lifespan may be entered and left in different tasks (pytest fixtures, TestClient).
+        manager = StreamableHTTPSessionManager(
             app=self._server, security_settings=self._security, max_request_body_size=self._max_body_bytes
         )
+        started, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(self._sessions(manager, started, stop), name="mcp-sessions")
+        await started.wait()
+        if task.done():
+            task.result()  # the manager failed to start: say why
         try:
-            async with self._manager.run():
-                yield
+            yield
+        finally:
+            stop.set()
+            await task
+
+    async def _sessions(
+        self, manager: StreamableHTTPSessionManager, started: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        try:
+            async with manager.run():
+                self._manager = manager
+                started.set()
+                await stop.wait()
         finally:
             self._manager = None
+            started.set()
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self._manager is not None, "the app's lifespan runs the MCP session manager"

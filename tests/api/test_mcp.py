@@ -27,10 +27,12 @@ from conftest import BAD_KEY, KEYS, ROLES
 from salesboost.api import create_app
 from salesboost.api.auth import ApiKey, KeyStore
 from salesboost.api.mcp import build_server
-from salesboost.assembly import build_runtime
+from salesboost.assembly import build_runtime, create_backends
 from salesboost.config import Settings
+from salesboost.tools.base import ToolContext, ToolPolicy
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.schema import tools_for
+from sample_tools import EVERYONE, CountOutput, SleepInput, SleepTool, make_registry, private_executor
 
 SEND = {"action": "send", "customer_id": "CUST001", "message": "Hi John, does Tuesday 10am work for a demo?"}
 HISTORY = {"action": "history", "customer_id": "CUST001"}
@@ -156,6 +158,63 @@ async def test_the_rate_limit_counts_per_key_and_says_when_to_retry(sample_execu
     async with connected(sample_executor, other) as client:
         assert not (await client.call_tool("limited", {"seconds": 0})).is_error
     await sample_executor.aclose()
+
+
+class PatientTool(SleepTool):
+    """Sleeps as long as asked (up to its 5 s timeout), and says whether it was cancelled."""
+
+    name = "patient"
+    policy = ToolPolicy(roles=EVERYONE, timeout=5, retry=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = asyncio.Event()
+
+    async def run(self, args: SleepInput, ctx: ToolContext) -> CountOutput:
+        try:
+            return await super().run(args, ctx)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+
+@pytest.fixture
+async def patient(sample_settings: Settings) -> AsyncIterator[tuple[ToolExecutor, PatientTool]]:
+    tool = PatientTool()
+    registry = make_registry(create_backends(sample_settings))
+    registry.register(tool)
+    executor = private_executor(registry)
+    yield executor, tool
+    await executor.aclose()
+
+
+async def test_a_long_call_reports_progress(patient: tuple[ToolExecutor, PatientTool]) -> None:
+    executor, _ = patient
+    coach = ApiKey(id="key-one", role="coach", name="coach", digest=b"")
+    reports: list[tuple[float, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        reports.append((done, message))
+
+    server = build_server(lambda ctx: (executor, coach), progress_every=0.05)
+    async with Client(server) as client:
+        result = await client.call_tool("patient", {"seconds": 0.5}, progress_callback=progress)
+    assert not result.is_error
+    assert len(reports) >= 2
+    assert [done for done, _ in reports] == sorted({done for done, _ in reports})
+    assert reports[0][1] == "patient has run 0.05 s"
+
+
+async def test_a_cancelled_call_cancels_the_running_tool(patient: tuple[ToolExecutor, PatientTool]) -> None:
+    executor, tool = patient
+    coach = ApiKey(id="key-one", role="coach", name="coach", digest=b"")
+    async with connected(executor, coach) as client:
+        call = asyncio.create_task(client.call_tool("patient", {"seconds": 4}))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.wait_for(tool.cancelled.wait(), 2)
 
 
 # --- streamable HTTP ---------------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ through `KeyVerifier` (which also binds each MCP session to the key that opened 
 A call answers `structuredContent` (the envelope's result) and the same JSON as text; a failed call answers
 `isError` with the envelope's code and message as text (what the model reads to fix its call) and the error
 itself, details and `retry_after` included, in `_meta`. A side-effecting call takes its idempotency key from
-the request's `_meta.idempotency_key` (MCP has no header for it). Tools only: no resources, prompts or tasks.
+the request's `_meta.idempotency_key` (MCP has no header for it). A running call reports progress every second
+to a client that asked for it, and a client's cancellation cancels the running tool. Tools only: no resources,
+prompts or tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -28,6 +31,7 @@ from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAut
 from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -44,6 +48,9 @@ from salesboost.tools.result import ToolResult
 from salesboost.tools.schema import tools_for
 
 PATH = "/mcp"
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 1.0  # seconds between the progress reports of a running call
 IDEMPOTENCY_META = "idempotency_key"  # the request `_meta` entry that carries a write's idempotency key
 INSTRUCTIONS = (
     "SalesBoost sales tools. The tools listed are the ones your API key's role may call. A side-effecting call "
@@ -55,7 +62,7 @@ INSTRUCTIONS = (
 CallerOf = Callable[[ServerRequestContext[Any, Any]], tuple[ToolExecutor, ApiKey]]
 
 
-def build_server(caller_of: CallerOf) -> Server[Any]:
+def build_server(caller_of: CallerOf, *, progress_every: float = PROGRESS_EVERY) -> Server[Any]:
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -69,16 +76,35 @@ def build_server(caller_of: CallerOf) -> Server[Any]:
     ) -> types.CallToolResult:
         executor, key = caller_of(ctx)
         given = (params.meta or {}).get(IDEMPOTENCY_META)
-        result = await executor.execute(
-            params.name, params.arguments, key.role, idempotency_key=None if given is None else str(given),
-            caller_id=key.id,
-        )
+        # The call runs in this handler's task, so a client's cancellation (which cancels the handler) reaches
+        # the running tool; the progress reports go on beside it.
+        reporting = asyncio.create_task(_report_progress(ctx.session, params.name, progress_every))
+        try:
+            result = await executor.execute(
+                params.name, params.arguments, key.role, idempotency_key=None if given is None else str(given),
+                caller_id=key.id,
+            )
+        finally:
+            reporting.cancel()
         return call_result(result)
 
     return Server(
         "salesboost", version=version("salesboost"), instructions=INSTRUCTIONS,
         on_list_tools=list_tools, on_call_tool=call_tool,
     )
+
+
+async def _report_progress(session: ServerSession, tool: str, every: float) -> None:
+    """Every `every` seconds of a call, the seconds it has run (no total: a tool's end cannot be foreseen), so
+    that a client sees a long call is alive. The SDK sends nothing when the client asked for no progress."""
+    elapsed = 0.0
+    try:
+        while True:
+            await asyncio.sleep(every)
+            elapsed += every
+            await session.report_progress(elapsed, None, f"{tool} has run {elapsed:g} s")
+    except Exception:  # a report that cannot be sent (the client left) must not outlive or fail the call
+        log.debug("MCP progress report of %s not sent", tool, exc_info=True)
 
 
 def call_result(result: ToolResult) -> types.CallToolResult:

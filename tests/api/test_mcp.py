@@ -265,6 +265,25 @@ async def test_http_needs_a_known_key_and_an_allowed_host(served: str) -> None:
     assert rebound.status_code == 421
 
 
+async def test_an_mcp_session_answers_only_the_key_that_opened_it(served: str) -> None:
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {KEYS['coach']}"}
+    initialize = {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    async with httpx.AsyncClient(base_url=served) as http:
+        opened = await http.post("/mcp", json=initialize, headers=headers)
+        session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+        own = await http.post("/mcp", json=tools_list, headers={**headers, **session})
+        other = await http.post(
+            "/mcp", json=tools_list, headers={**headers, **session, "Authorization": f"Bearer {KEYS['npc']}"}
+        )
+    assert opened.status_code == 200
+    assert own.status_code == 200
+    assert other.status_code == 404
+
+
 async def test_http_lists_and_calls_as_the_bearer_keys_role(served: str, demo_executor: ToolExecutor) -> None:
     async with over_http(served, "npc") as client:
         npc_tools = [t.name for t in (await client.list_tools()).tools]

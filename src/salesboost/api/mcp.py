@@ -144,7 +144,9 @@ class KeyVerifier:
         key = self.keys.authenticate(token)
         if key is None:
             return None
-        return KeyToken(token=token, client_id=key.id, scopes=[], claims={"role": key.role}, key=key)
+        # The key's id stands for the key itself, which is never kept (KeyStore keeps digests); the SDK binds an MCP
+        # session to the `client_id` that opened it.
+        return KeyToken(token=key.id, client_id=key.id, scopes=[], key=key)
 
 
 def _http_caller(ctx: ServerRequestContext[Any, Any]) -> tuple[ToolExecutor, ApiKey]:

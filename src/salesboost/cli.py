@@ -246,9 +246,10 @@ def mcp() -> None:
 
     settings = get_settings()
     try:
-        key = KeyStore.from_settings(settings).authenticate(settings.mcp_key.get_secret_value())
+        keys = KeyStore.from_settings(settings)
     except KeyConfigError as exc:
         raise _fail(str(exc)) from None
+    key = keys.authenticate(settings.mcp_key.get_secret_value())
     if key is None:
         raise _fail(
             "SALESBOOST_MCP_KEY is missing or not a configured API key (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE)"
@@ -257,12 +258,16 @@ def mcp() -> None:
     async def run() -> None:
         runtime = build_runtime(settings, require_idempotency_key=True)
         try:
+            keys.check_roles(runtime.registry.roles)  # as the service refuses to start
             await serve_stdio(runtime.executor, key)
         finally:
             await runtime.aclose()
 
     with _migrated():
-        asyncio.run(run())
+        try:
+            asyncio.run(run())
+        except KeyConfigError as exc:
+            raise _fail(str(exc)) from None
 
 
 # --- SMS outreach (issue 3) -----------------------------------------------------------------------------

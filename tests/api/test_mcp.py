@@ -265,6 +265,18 @@ async def test_http_needs_a_known_key_and_an_allowed_host(served: str) -> None:
     assert rebound.status_code == 421
 
 
+async def test_the_allowed_hosts_are_a_setting(demo_settings: Settings) -> None:
+    app = create_app(demo_settings.model_copy(update={"mcp_allowed_hosts": "tools.example.com"}))
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {KEYS['coach']}"}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+        named = await http.post("http://tools.example.com/mcp", json=ping, headers=headers)
+        loopback = await http.post("http://127.0.0.1:8000/mcp", json=ping, headers=headers)
+    assert named.status_code == 400  # past the host check: a ping outside a session
+    assert "session" in named.text
+    assert loopback.status_code == 421
+
+
 async def test_an_mcp_session_answers_only_the_key_that_opened_it(served: str) -> None:
     headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {KEYS['coach']}"}
     initialize = {

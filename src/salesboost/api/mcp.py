@@ -47,9 +47,9 @@ from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
 from salesboost.tools.schema import tools_for
 
-PATH = "/mcp"
 log = logging.getLogger(__name__)
 
+PATH = "/mcp"
 PROGRESS_EVERY = 1.0  # seconds between the progress reports of a running call
 IDEMPOTENCY_META = "idempotency_key"  # the request `_meta` entry that carries a write's idempotency key
 INSTRUCTIONS = (

@@ -248,6 +248,40 @@ def serve(
     serving.run(host, port, workers, reload, get_settings())
 
 
+@app.command("mcp")
+def mcp() -> None:
+    """Serve the tools to one MCP client over stdio, as the API key in SALESBOOST_MCP_KEY (its role decides
+    which tools the client sees). For HTTP clients, `salesboost serve` answers MCP at /mcp."""
+    from salesboost.api.auth import KeyConfigError, KeyStore
+    from salesboost.api.mcp import serve_stdio
+    from salesboost.assembly import build_runtime
+
+    settings = get_settings()
+    try:
+        keys = KeyStore.from_settings(settings)
+    except KeyConfigError as exc:
+        raise _fail(str(exc)) from None
+    key = keys.authenticate(settings.mcp_key.get_secret_value())
+    if key is None:
+        raise _fail(
+            "SALESBOOST_MCP_KEY is missing or not a configured API key (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE)"
+        )
+
+    async def run() -> None:
+        runtime = build_runtime(settings, require_idempotency_key=True)
+        try:
+            keys.check_roles(runtime.registry.roles)  # as the service refuses to start
+            await serve_stdio(runtime.executor, key)
+        finally:
+            await runtime.aclose()
+
+    with _migrated():
+        try:
+            asyncio.run(run())
+        except KeyConfigError as exc:
+            raise _fail(str(exc)) from None
+
+
 # --- SMS outreach (issue 3) -----------------------------------------------------------------------------
 
 sms_app = typer.Typer(help="SMS outreach: opt-outs, inbound keywords, the outbox dispatcher.", no_args_is_help=True)

@@ -150,6 +150,16 @@ class Settings(BaseSettings):
     body_timeout: float = Field(10.0, gt=0, le=600, validation_alias=_env("SALESBOOST_BODY_TIMEOUT"))
     max_concurrency: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_MAX_CONCURRENCY"))
 
+    # --- MCP server (issue 12) ------------------------------------------------------------------------
+    # The Host names `/mcp` answers to (`host` or `host:*` for any port; `*`: any, when a proxy checks it): the
+    # SDK refuses any other with 421, against DNS rebinding. Behind a real name, add it: `tools.example.com`.
+    mcp_allowed_hosts: str = Field(
+        "127.0.0.1,127.0.0.1:*,localhost,localhost:*,[::1],[::1]:*",
+        validation_alias=_env("SALESBOOST_MCP_ALLOWED_HOSTS"),
+    )
+    # `salesboost mcp` (stdio) runs as this API key: the key decides the role, as over HTTP.
+    mcp_key: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_MCP_KEY"))
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:

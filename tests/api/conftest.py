@@ -17,6 +17,9 @@ from starlette.testclient import TestClient
 from salesboost.api import create_app
 from salesboost.assembly import create_backends
 from salesboost.config import Settings, load_settings
+from salesboost.sales.crm.seed import seed_customers
+from salesboost.store.db import create_engine, session_factory
+from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry, private_executor
 
@@ -40,6 +43,18 @@ def sample_settings(sqlite_url: str) -> Settings:
     return make_settings(
         sqlite_url, SAMPLE_ROLES, circuit_failure_threshold=2, ws_heartbeat_seconds=0.2, ws_auth_timeout=0.5
     )
+
+
+@pytest.fixture
+async def demo_settings(sqlite_url: str) -> Settings:
+    """All five roles' keys, on a database holding the demo customers."""
+    settings = make_settings(sqlite_url, ROLES)
+    engine = create_engine(sqlite_url)
+    try:
+        await seed_customers(ToolBackends(settings=settings, session_factory=session_factory(engine)))
+    finally:
+        await engine.dispose()
+    return settings
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from conftest import ROLES, auth, make_settings
+from conftest import ROLES, auth
 from salesboost.api import create_app
 from salesboost.config import Settings
-from salesboost.sales.crm.seed import seed_customers
-from salesboost.store.db import create_engine, session_factory
-from salesboost.tools.base import ToolBackends
 from salesboost.tools.permissions import load_permissions
 
 EXECUTE = "/api/v1/tools/execute"
@@ -20,18 +17,6 @@ EIGHT_TOOLS = {
     "knowledge_retriever", "compliance_check", "profile_reader", "price_calculator", "stage_classifier",
     "crm_integration", "sms_outreach", "competitor_analysis",
 }
-
-
-@pytest.fixture
-async def demo_settings(sqlite_url: str) -> Settings:
-    """All five roles' keys, on a database holding the demo customers."""
-    settings = make_settings(sqlite_url, ROLES)
-    engine = create_engine(sqlite_url)
-    try:
-        await seed_customers(ToolBackends(settings=settings, session_factory=session_factory(engine)))
-    finally:
-        await engine.dispose()
-    return settings
 
 
 @pytest.fixture

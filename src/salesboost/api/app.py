@@ -2,7 +2,8 @@
 
 The keys are read when the app is created (a bad key source fails at once, naming the variable); the runtime
 is built by the composition root at start-up (the lifespan) unless an executor is given, and a runtime built
-here is closed at shutdown (flushing the audit trail). A given executor stays its owner's to close.
+here is closed at shutdown (flushing the audit trail). A given executor stays its owner's to close. The
+lifespan also runs the MCP session manager of `/mcp` (api/mcp.py), which calls the same executor.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from importlib.metadata import version
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from salesboost.api import dashboard, health, metrics, routes, ws
 from salesboost.api.auth import KeyStore
 from salesboost.api.errors import ApiError, handle_api_error, handle_http_error, handle_validation_error
 from salesboost.api.headers import SecurityHeadersMiddleware
 from salesboost.api.limits import RequestLimitsMiddleware
+from salesboost.api.mcp import PATH as MCP_PATH
+from salesboost.api.mcp import McpEndpoint
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
@@ -40,6 +44,7 @@ header. Every call answers the envelope (`ToolResult`); see docs/api.md for the 
 def create_app(settings: Settings | None = None, *, executor: ToolExecutor | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys = KeyStore.from_settings(settings)
+    mcp = McpEndpoint(settings, keys)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +69,7 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
                 clock=backends.clock,
             )
             app.state.service = Service(settings, serving, keys, owners)
-            async with sms_dispatcher(settings, serving):
+            async with sms_dispatcher(settings, serving), mcp.run():
                 yield
         finally:
             if runtime is not None:
@@ -91,5 +96,7 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
     for module in (routes, health, metrics, ws, dashboard):
         app.include_router(module.router)
     dashboard.mount_static(app)
+    # A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP is not REST.
+    app.router.routes.append(Route(MCP_PATH, mcp.app, name="mcp"))
     install_openapi(app)
     return app

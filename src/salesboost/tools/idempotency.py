@@ -41,5 +41,6 @@ def check_call(entry: RegisteredTool, args: BaseModel, key: str | None, *, requi
     elif required and entry.is_write(args):
         raise ToolIdempotencyKeyRequiredError(
             f"{entry.name} changes data here: give the call an idempotency key (over HTTP the Idempotency-Key "
-            "header, in a batch the call's idempotency_key) so that a retry does the work only once"
+            "header, in a batch the call's idempotency_key, over MCP the request's _meta.idempotency_key) so that "
+            "a retry does the work only once"
         )

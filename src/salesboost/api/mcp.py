@@ -1,0 +1,227 @@
+"""The MCP server: the tools an API key's role may call, over streamable HTTP at `/mcp` and over stdio.
+
+Built on the official SDK's low-level `Server` (the tool list depends on the caller, which `MCPServer`'s fixed
+registrations cannot express). Both transports call the service's own executor, as the REST routes do, with
+the key's role and the key's id as caller: permissions, rate limits, cache, audit, metrics and events are the
+REST ones. Over HTTP the key is the `Authorization: Bearer` token, checked by the SDK's bearer middleware
+through `KeyVerifier` (which also binds each MCP session to the key that opened it); over stdio it is
+`SALESBOOST_MCP_KEY`, read once at start.
+
+A call answers `structuredContent` (the envelope's result) and the same JSON as text; a failed call answers
+`isError` with the envelope's code and message as text (what the model reads to fix its call) and the error
+itself, details and `retry_after` included, in `_meta`. A side-effecting call takes its idempotency key from
+the request's `_meta.idempotency_key` (MCP has no header for it). A running call reports progress every second
+to a client that asked for it, and a client's cancellation cancels the running tool. Tools only: no resources,
+prompts or tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+import mcp_types as types
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.provider import AccessToken
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import ConfigDict
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from salesboost.api.auth import ApiKey, KeyStore
+from salesboost.api.service import service_of
+from salesboost.config import Settings
+from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.result import ToolResult
+from salesboost.tools.schema import tools_for
+
+log = logging.getLogger(__name__)
+
+PATH = "/mcp"
+PROGRESS_EVERY = 1.0  # seconds between the progress reports of a running call
+IDEMPOTENCY_META = "idempotency_key"  # the request `_meta` entry that carries a write's idempotency key
+INSTRUCTIONS = (
+    "SalesBoost sales tools. The tools listed are the ones your API key's role may call. A side-effecting call "
+    f"needs an idempotency key in the request's _meta ({IDEMPOTENCY_META!r}): a retry with the same key does "
+    "the work once."
+)
+
+# Who is calling, and through which executor: the HTTP request's key and the service's executor, or stdio's.
+CallerOf = Callable[[ServerRequestContext[Any, Any]], tuple[ToolExecutor, ApiKey]]
+
+
+def build_server(caller_of: CallerOf, *, progress_every: float = PROGRESS_EVERY) -> Server[Any]:
+    async def list_tools(
+        ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        executor, key = caller_of(ctx)
+        return types.ListToolsResult(
+            tools=[types.Tool.model_validate(t) for t in tools_for(executor.registry, key.role, "mcp")]
+        )
+
+    async def call_tool(
+        ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        executor, key = caller_of(ctx)
+        given = (params.meta or {}).get(IDEMPOTENCY_META)
+        # The call runs in this handler's task, so a client's cancellation (which cancels the handler) reaches
+        # the running tool; the progress reports go on beside it.
+        reporting = asyncio.create_task(_report_progress(ctx.session, params.name, progress_every))
+        try:
+            result = await executor.execute(
+                params.name, params.arguments, key.role, idempotency_key=None if given is None else str(given),
+                caller_id=key.id,
+            )
+        finally:
+            reporting.cancel()
+        return call_result(result)
+
+    return Server(
+        "salesboost", version=version("salesboost"), instructions=INSTRUCTIONS,
+        on_list_tools=list_tools, on_call_tool=call_tool,
+    )
+
+
+async def _report_progress(session: ServerSession, tool: str, every: float) -> None:
+    """Every `every` seconds of a call, the seconds it has run (no total: a tool's end cannot be foreseen), so
+    that a client sees a long call is alive. The SDK sends nothing when the client asked for no progress."""
+    elapsed = 0.0
+    try:
+        while True:
+            await asyncio.sleep(every)
+            elapsed += every
+            await session.report_progress(elapsed, None, f"{tool} has run {elapsed:g} s")
+    except Exception:  # a report that cannot be sent (the client left) must not outlive or fail the call
+        log.debug("MCP progress report of %s not sent", tool, exc_info=True)
+
+
+def call_result(result: ToolResult) -> types.CallToolResult:
+    """The envelope as MCP's tool result; the envelope's bookkeeping (call id, audit id, ...) in `_meta`."""
+    meta = result.model_dump(include={"tool_call_id", "caller_role", "cached", "retry_count", "latency_ms", "audit_id"})
+    error = result.error
+    if error is None:
+        text = json.dumps(result.result, ensure_ascii=False)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)], structured_content=result.result, _meta=meta
+        )
+    # The code and message are what the model reads; the details (field errors, retry_after) stay machine-readable.
+    meta["error"] = error.model_dump()
+    return types.CallToolResult(
+        content=[types.TextContent(text=f"{error.code}: {error.message}")], is_error=True, _meta=meta
+    )
+
+
+# --- streamable HTTP -------------------------------------------------------------------------------------
+
+
+class KeyToken(AccessToken):
+    """An access token that is one of our API keys."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    key: ApiKey
+
+
+class KeyVerifier:
+    """The SDK's `TokenVerifier` over our key store: a bearer token is valid when it is a configured key."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        key = self.keys.authenticate(token)
+        if key is None:
+            return None
+        # The key's id stands for the key itself, which is never kept (KeyStore keeps digests); the SDK binds an MCP
+        # session to the `client_id` that opened it.
+        return KeyToken(token=key.id, client_id=key.id, scopes=[], key=key)
+
+
+def _http_caller(ctx: ServerRequestContext[Any, Any]) -> tuple[ToolExecutor, ApiKey]:
+    """The key the bearer middleware accepted for this request (it refuses every request without one)."""
+    request = ctx.request
+    assert isinstance(request, Request)
+    token = request.user.access_token
+    assert isinstance(token, KeyToken)
+    return service_of(request).executor, token.key
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection: the Host (and any Origin) must be one of `SALESBOOST_MCP_ALLOWED_HOSTS`; `*`
+    switches the check off (behind a proxy that checks the host itself)."""
+    hosts = [h.strip() for h in settings.mcp_allowed_hosts.split(",") if h.strip()]
+    if "*" in hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
+
+
+class McpEndpoint:
+    """`/mcp` of the service behind the bearer check. `run()`, in the app's lifespan, starts its session manager:
+    a new one each time, as a manager runs only once."""
+
+    def __init__(self, settings: Settings, keys: KeyStore) -> None:
+        self._server = build_server(_http_caller)
+        self._security = transport_security(settings)
+        self._max_body_bytes = settings.max_body_bytes
+        self._manager: StreamableHTTPSessionManager | None = None
+        self.app: ASGIApp = AuthenticationMiddleware(
+            AuthContextMiddleware(RequireAuthMiddleware(self._handle, [])),
+            backend=BearerAuthBackend(KeyVerifier(keys)),
+        )
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        # The manager's task group lives in a task of its own: anyio must leave a cancel scope in the task that
+        # entered it, and a lifespan may be entered and left in different tasks (pytest fixtures, TestClient).
+        manager = StreamableHTTPSessionManager(
+            app=self._server, security_settings=self._security, max_request_body_size=self._max_body_bytes
+        )
+        started, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(self._sessions(manager, started, stop), name="mcp-sessions")
+        await started.wait()
+        if task.done():
+            task.result()  # the manager failed to start: say why
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    async def _sessions(
+        self, manager: StreamableHTTPSessionManager, started: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        try:
+            async with manager.run():
+                self._manager = manager
+                started.set()
+                await stop.wait()
+        finally:
+            self._manager = None
+            started.set()
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self._manager is not None, "the app's lifespan runs the MCP session manager"
+        await self._manager.handle_request(scope, receive, send)
+
+
+# --- stdio -----------------------------------------------------------------------------------------------
+
+
+async def serve_stdio(executor: ToolExecutor, key: ApiKey) -> None:
+    """Serve one desktop client on stdin/stdout as `key`, until it closes the connection."""
+    server = build_server(lambda ctx: (executor, key))
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())

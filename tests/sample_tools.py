@@ -146,7 +146,7 @@ class QueuedTool(BlockingTool):
     """A blocking tool with a short deadline that counts the runs that really started."""
 
     name = "queued"
-    policy = ToolPolicy(roles=EVERYONE, timeout=0.3, retry=False)
+    policy = ToolPolicy(roles=EVERYONE, timeout=1.0, retry=False)
 
     def __init__(self) -> None:
         self.runs = 0

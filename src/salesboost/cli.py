@@ -275,7 +275,7 @@ def mcp() -> None:
         finally:
             await runtime.aclose()
 
-    with _migrated():
+    with _database():
         try:
             asyncio.run(run())
         except KeyConfigError as exc:

@@ -216,8 +216,8 @@ async def test_timeout_is_504(client: httpx.AsyncClient) -> None:
 async def test_calls_that_find_no_free_worker_are_503_busy_and_never_trip_the_breaker(
     client: httpx.AsyncClient,
 ) -> None:
-    # 8 worker threads, 0.2 s a run, 0.3 s timeout: two waves run, the rest are still queued at 0.3 s.
-    answers = await asyncio.gather(*(call(client, "coach", "queued", {"seconds": 0.2}) for _ in range(24)))
+    # 8 worker threads, 0.6 s a run, 1 s timeout: two waves run, the rest are still queued at 1 s.
+    answers = await asyncio.gather(*(call(client, "coach", "queued", {"seconds": 0.6}) for _ in range(24)))
     statuses = sorted(a.status_code for a in answers)
     assert set(statuses) == {200, 503}, statuses
     for busy in (a for a in answers if a.status_code == 503):

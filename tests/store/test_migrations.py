@@ -148,6 +148,28 @@ async def test_0007_adds_session_owners_and_the_callers_key_id(db_url: str) -> N
     assert [tuple(r) for r in rows] == [("a-1", None)]
 
 
+async def test_0008_adds_the_trace_id_to_the_audit(db_url: str) -> None:
+    await asyncio.to_thread(downgrade, db_url, "0007_session_owners")
+    assert "trace_id" not in await columns(db_url, "tool_audit")
+    await _run(db_url, (
+        "INSERT INTO tool_audit (id, created_at, tool, caller_role, tool_call_id, status, retry_count, latency_ms, "
+        "cached, input_hash, input_preview) VALUES ('a-1', :now, 'echo', 'coach', 'c-1', 'completed', 0, 1.0, "
+        "false, 'h', '{}')", {"now": _NOW},
+    ))
+    await asyncio.to_thread(upgrade, db_url)
+    # A row from before has no trace; a traced call's row is found by its trace id.
+    await _run(db_url, (
+        "INSERT INTO tool_audit (id, created_at, tool, caller_role, tool_call_id, status, retry_count, latency_ms, "
+        "cached, input_hash, input_preview, trace_id) VALUES ('a-2', :now, 'echo', 'coach', 'c-2', 'completed', 0, "
+        "1.0, false, 'h', '{}', :trace)", {"now": _NOW, "trace": "4bf92f3577b34da6a3ce929d0e0e4736"},
+    ))
+    [rows] = await _run(db_url, ("SELECT id, trace_id FROM tool_audit ORDER BY id", {}))
+    assert [tuple(r) for r in rows] == [("a-1", None), ("a-2", "4bf92f3577b34da6a3ce929d0e0e4736")]
+    await asyncio.to_thread(downgrade, db_url, "0007_session_owners")
+    assert "trace_id" not in await columns(db_url, "tool_audit")
+    await asyncio.to_thread(upgrade, db_url)
+
+
 def test_key_columns_are_as_wide_as_the_longest_key() -> None:
     key_columns = [
         column for table in Base.metadata.tables.values() for column in table.columns

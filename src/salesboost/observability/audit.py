@@ -60,6 +60,7 @@ class AuditEntry(NamedTuple):
     cached: bool
     payload: Any  # the validated input model, or the raw payload when it did not validate
     result: Any  # the result dict, or None
+    trace_id: str | None = None  # the call's span's trace (32 hex digits), when tracing is on
 
 
 def _canonical(value: Any) -> str:
@@ -110,6 +111,7 @@ def _row(record: tuple[Any, ...]) -> dict[str, Any]:
         "input_hash": hashlib.sha256(payload.encode()).hexdigest(),
         "result_hash": None if entry.result is None else hashlib.sha256(_canonical(entry.result).encode()).hexdigest(),
         "input_preview": preview(payload, PREVIEW_CHARS),
+        "trace_id": entry.trace_id,
     }
 
 

@@ -28,10 +28,12 @@ class ToolAuditRecord(Base):
     input_hash: Mapped[str] = mapped_column(String(64))
     result_hash: Mapped[str | None] = mapped_column(String(64))
     input_preview: Mapped[str] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # the call's OpenTelemetry trace, when tracing is on
 
     __table_args__ = (
         Index("ix_tool_audit_created_at", "created_at"),
         Index("ix_tool_audit_tool_created_at", "tool", "created_at"),
         Index("ix_tool_audit_session_id", "session_id"),
         Index("ix_tool_audit_caller_id_created_at", "caller_id", "created_at"),
+        Index("ix_tool_audit_trace_id", "trace_id"),
     )

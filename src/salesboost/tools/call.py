@@ -20,7 +20,7 @@ class Call:
     __slots__ = (
         "args", "audit_id", "authorized", "cache_key", "cached", "callback", "caller_id", "elapsed", "entry", "error",
         "events", "exc", "idempotency_key", "latency_ms", "name", "output", "payload", "pending", "result",
-        "retries", "role", "session_id", "start", "tool_call_id",
+        "retries", "role", "session_id", "start", "tool_call_id", "trace_id",
     )
 
     def __init__(
@@ -61,6 +61,7 @@ class Call:
         self.elapsed = 0.0
         self.latency_ms = 0.0
         self.audit_id: str | None = None
+        self.trace_id: str | None = None  # the call's span's trace, when tracing is on
 
     @property
     def caller(self) -> str:

@@ -67,5 +67,6 @@ class AuditRecorder:
                 audit_id, time.time(), call.name, call.role, call.caller_id, call.tool_call_id, call.session_id,
                 "completed" if error is None else "failed", None if error is None else error.code, call.retries,
                 call.latency_ms, call.cached, call.args if call.args is not None else call.payload, call.result,
+                call.trace_id,
             )
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -22,6 +22,9 @@ from salesboost.tools.errors import ToolDomainError, TransientToolError
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import Permissions, ToolPermission
 from salesboost.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 EVERYONE = frozenset({"coach", "npc", "admin"})
 
@@ -257,10 +260,17 @@ MakeExecutor = Callable[..., ToolExecutor]
 
 
 def private_executor(
-    registry: ToolRegistry, *, require_idempotency_key: bool = False, clock: Callable[[], float] = time.monotonic
+    registry: ToolRegistry,
+    *,
+    require_idempotency_key: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    tracer_provider: TracerProvider | None = None,
 ) -> ToolExecutor:
-    """An executor assembled as the service's is, with metrics of its own (so tests do not add up)."""
-    parts = executor_parts(registry, metrics=ToolMetrics(CollectorRegistry()), clock=clock)
+    """An executor assembled as the service's is, with metrics of its own (so tests do not add up) and, when
+    its settings trace, spans to `tracer_provider`."""
+    parts = executor_parts(
+        registry, metrics=ToolMetrics(CollectorRegistry()), clock=clock, tracer_provider=tracer_provider
+    )
     return ToolExecutor(registry, parts=parts, require_idempotency_key=require_idempotency_key)
 
 

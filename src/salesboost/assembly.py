@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from salesboost.config import Settings, get_settings
 from salesboost.observability.audit import AuditWriter
@@ -31,10 +32,13 @@ from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.parts import ExecutorParts
 from salesboost.tools.permissions import load_permissions
 from salesboost.tools.ratelimit import RateLimiter
-from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder
+from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder, TracingRecorder
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.retry import ToolRetryPolicy
 from salesboost.tools.selection import EpsilonGreedyBandit
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 
 def create_backends(settings: Settings) -> ToolBackends:
@@ -66,9 +70,11 @@ def executor_parts(
     metrics: ToolMetrics | None = None,
     clock: Callable[[], float] = time.monotonic,
     close_backends: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> ExecutorParts:
     """What an executor over this registry works with, from its backends' settings; `clock` (monotonic
-    seconds) drives the rate limits and breakers.
+    seconds) drives the rate limits and breakers; with `SALESBOOST_TRACING`, the spans go to `tracer_provider`
+    (default: the process's, `observability.tracing.tracer_provider()`).
 
     The cache joins those the registry's tools invalidate (a CRM write drops that customer's profile from every
     executor's cache over these backends) until the executor closes.
@@ -101,6 +107,11 @@ def executor_parts(
             max_pending=settings.audit_max_pending,
         )
     recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]
+    if settings.tracing:  # before the audit, which keeps the trace id; off, the extra is not even imported
+        from salesboost.observability import tracing
+
+        spans = tracing.ToolSpans(tracer_provider or tracing.tracer_provider(), content=settings.trace_content)
+        recorders.append(TracingRecorder(spans))
     if audit is not None:
         recorders.append(AuditRecorder(audit))
     if settings.bandit_enabled:

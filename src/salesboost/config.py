@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         "INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL")
     )
     log_format: Literal["plain", "json"] = Field("plain", validation_alias=_env("SALESBOOST_LOG_FORMAT"))
+    # One OpenTelemetry span per call (the extra `otel`), exported as the standard OTEL_* variables say.
+    tracing: bool = Field(False, validation_alias=_env("SALESBOOST_TRACING"))
+    # The spans carry the call's arguments and result too (masked, cut): off by default, as they are customer data.
+    trace_content: bool = Field(False, validation_alias=_env("SALESBOOST_TRACE_CONTENT"))
 
     # --- knowledge base and compliance (issue 4) ---------------------------------------------------
     max_discount: float = Field(0.30, ge=0, lt=1, validation_alias=_env("SALESBOOST_MAX_DISCOUNT"))

@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
     )
     app.add_middleware(metrics.HttpMetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.tracing:  # outermost: the calls' spans continue the caller's trace (off: not even imported)
+        from salesboost.observability.tracing import TraceContextMiddleware
+
+        app.add_middleware(TraceContextMiddleware)
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

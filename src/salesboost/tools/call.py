@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ class Call:
 
     __slots__ = (
         "args", "audit_id", "authorized", "cache_key", "cached", "callback", "caller_id", "elapsed", "entry", "error",
-        "events", "exc", "idempotency_key", "latency_ms", "name", "output", "payload", "pending", "result",
+        "events", "exc", "failures", "idempotency_key", "latency_ms", "name", "output", "payload", "pending", "result",
         "retries", "role", "session_id", "start", "tool_call_id", "trace_id",
     )
 
@@ -53,6 +54,7 @@ class Call:
         self.cache_key: CacheKey | None = None
         self.cached = False
         self.retries = 0
+        self.failures: list[tuple[float, BaseException]] | None = None  # each retry: when, after what failure
         self.output: BaseModel | None = None
         # The outcome.
         self.result: dict[str, Any] | None = None
@@ -62,6 +64,13 @@ class Call:
         self.latency_ms = 0.0
         self.audit_id: str | None = None
         self.trace_id: str | None = None  # the call's span's trace, when tracing is on
+
+    def retried(self, exc: BaseException) -> None:
+        """The next attempt starts now, after `exc` failed the last one (only the retry path pays for the list)."""
+        if self.failures is None:
+            self.failures = []
+        self.failures.append((time.perf_counter(), exc))
+        self.retries += 1
 
     @property
     def caller(self) -> str:

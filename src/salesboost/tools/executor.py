@@ -145,7 +145,7 @@ class ToolExecutor:
                 if not is_transient(exc) or call.retries + 1 >= self._attempts(call, entry, args):
                     raise
                 await asyncio.sleep(self.parts.retry.delay(call.retries))
-                call.retries += 1
+                call.retried(exc)
         if not isinstance(output, entry.tool.Output):
             output = entry.tool.Output.model_validate(output)
         call.output = output

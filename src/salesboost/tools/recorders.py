@@ -1,8 +1,8 @@
 """What a finished call leaves behind: each recorder reads the `Call` once its outcome is known.
 
 The executor calls its recorders in one loop, in the order the composition root lists them (metrics,
-circuit, audit, bandit, events); tracing or approvals join as one more recorder. The breakers, the bandit and
-the status events record themselves (`Breakers.record`, `EpsilonGreedyBandit.record`, `StatusEvents.record`).
+circuit, tracing when on, audit, bandit, events); approvals would join as one more recorder. The breakers, the
+bandit and the status events record themselves (`Breakers.record`, `EpsilonGreedyBandit.record`, `StatusEvents.record`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salesboost.observability.metrics import ToolMetrics
 from salesboost.tools.call import Call
+
+if TYPE_CHECKING:  # the extra `otel`: imported only when tracing is on
+    from salesboost.observability.tracing import ToolSpans
 
 Recorder = Callable[[Call], None]
 
@@ -69,4 +72,23 @@ class AuditRecorder:
                 call.latency_ms, call.cached, call.args if call.args is not None else call.payload, call.result,
                 call.trace_id,
             )
+        )
+
+
+class TracingRecorder:
+    """Writes each call's span (`observability.tracing.ToolSpans`) and keeps its trace id on the call for the
+    audit record; before the audit recorder, then."""
+
+    __slots__ = ("_spans",)
+
+    def __init__(self, spans: ToolSpans) -> None:
+        self._spans = spans
+
+    def __call__(self, call: Call) -> None:
+        error, entry = call.error, call.entry
+        call.trace_id = self._spans.record(
+            call.name, call.tool_call_id, entry.tool.description if entry is not None else None, call.start,
+            call.elapsed, None if error is None else (error.code, error.message),
+            call.failures or (),
+            call.args if call.args is not None else call.payload, call.result,
         )

@@ -1,0 +1,161 @@
+"""Tracing: one span per call after the GenAI conventions, the child of the caller's span (Python, REST with a
+`traceparent`), with its retries, its failure, its content only when asked (masked), and its trace id on the
+audit row. The spans go to the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
+from sqlalchemy import select
+
+from salesboost.api import create_app
+from salesboost.assembly import create_backends
+from salesboost.config import Settings
+from salesboost.store.audit import ToolAuditRecord
+from salesboost.tools.executor import ToolExecutor
+from sample_tools import make_registry, private_executor
+
+KEY = "test-coach-key-0123456789abcdef"
+PHONE = "+14155550100"
+
+Traced = Callable[..., ToolExecutor]
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+async def traced(settings: Settings, provider: TracerProvider) -> AsyncIterator[Traced]:
+    """Executors over the test tools with tracing on (settings overridden by keyword), spans to `provider`."""
+    made: list[ToolExecutor] = []
+
+    def make(**overrides: object) -> ToolExecutor:
+        backends = create_backends(settings.model_copy(update={"tracing": True, **overrides}))
+        ex = private_executor(make_registry(backends), tracer_provider=provider)
+        made.append(ex)
+        return ex
+
+    yield make
+    for ex in made:
+        await ex.aclose()
+
+
+def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
+    (span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("execute_tool ")]
+    return span
+
+
+async def audit_trace_id(ex: ToolExecutor, audit_id: str | None) -> str | None:
+    assert ex.audit is not None
+    await ex.audit.flush()
+    async with ex.registry.backends.sessions()() as session:
+        return (await session.scalars(select(ToolAuditRecord.trace_id).where(ToolAuditRecord.id == audit_id))).one()
+
+
+async def test_a_call_is_one_span_under_the_current_one(
+    traced: Traced, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    ex = traced()
+    with provider.get_tracer("agent").start_as_current_span("agent turn") as parent:
+        result = await ex.execute("echo", {"text": PHONE}, "coach", tool_call_id="call-1")
+    assert result.ok
+    span = only_span(exporter)
+    assert span.name == "execute_tool echo"
+    assert span.kind is SpanKind.INTERNAL
+    assert dict(span.attributes or {}) == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "echo",
+        "gen_ai.tool.call.id": "call-1",
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.description": "Repeat the text.",
+    }  # no arguments nor result unless asked
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.parent is not None
+    assert span.parent.span_id == parent.get_span_context().span_id
+    assert span.context is not None
+    assert span.context.trace_id == parent.get_span_context().trace_id
+    # The span covers the call: inside its parent's, as long as the call's measured latency.
+    assert span.start_time is not None
+    assert span.end_time is not None
+    parent_span = next(s for s in exporter.get_finished_spans() if s.name == "agent turn")
+    assert parent_span.start_time is not None
+    assert parent_span.start_time <= span.start_time
+    assert span.end_time - span.start_time == pytest.approx(result.latency_ms * 1e6, abs=2000)
+    assert await audit_trace_id(ex, result.audit_id) == format_trace_id(span.context.trace_id)
+
+
+async def test_a_failure_has_its_error_type_and_the_error_status(
+    traced: Traced, exporter: InMemorySpanExporter
+) -> None:
+    result = await traced().execute("lookup", {"key": "nope"}, "npc")
+    assert result.error is not None
+    span = only_span(exporter)
+    assert span.attributes is not None
+    assert span.attributes["error.type"] == result.error.code == "THING_NOT_FOUND"
+    assert span.status.status_code is StatusCode.ERROR
+
+
+async def test_each_retry_is_an_event_of_the_span(traced: Traced, exporter: InMemorySpanExporter) -> None:
+    result = await traced().execute("flaky", {"failures": 2}, "coach")
+    assert result.ok
+    assert result.retry_count == 2
+    span = only_span(exporter)
+    assert [(e.name, dict(e.attributes or {})) for e in span.events] == [
+        ("retry", {"retry.attempt": 1, "error.type": "ConnectionError"}),
+        ("retry", {"retry.attempt": 2, "error.type": "ConnectionError"}),
+    ]
+    assert span.start_time is not None
+    assert span.end_time is not None
+    times = [span.start_time, *(e.timestamp for e in span.events), span.end_time]
+    assert times == sorted(times)
+
+
+async def test_content_only_when_asked_and_masked(traced: Traced, exporter: InMemorySpanExporter) -> None:
+    result = await traced(trace_content=True).execute("echo", {"text": PHONE}, "coach")
+    assert result.ok
+    attributes = only_span(exporter).attributes
+    assert attributes is not None
+    arguments, answer = str(attributes["gen_ai.tool.call.arguments"]), str(attributes["gen_ai.tool.call.result"])
+    assert arguments == '{"text":"+***00","times":1}'
+    assert "4155550100" not in answer
+    assert "jane@example.com" not in answer
+    assert "+***00" in answer
+
+
+async def test_a_rest_call_continues_the_callers_trace(
+    traced: Traced, exporter: InMemorySpanExporter, settings: Settings
+) -> None:
+    service_settings = settings.model_copy(update={"tracing": True, "api_keys": f"{KEY}:coach"})
+    ex = traced(api_keys=f"{KEY}:coach")
+    app = create_app(service_settings, executor=ex)
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        response = await http.post(
+            "/api/v1/tools/execute",
+            json={"tool": "echo", "payload": {"text": "hi"}},
+            headers={"Authorization": f"Bearer {KEY}", "traceparent": f"00-{trace_id}-{span_id}-01"},
+        )
+    assert response.status_code == 200
+    span = only_span(exporter)
+    assert span.parent is not None
+    assert span.parent.is_remote
+    assert (format_trace_id(span.parent.trace_id), format_span_id(span.parent.span_id)) == (trace_id, span_id)
+    assert await audit_trace_id(ex, response.json()["audit_id"]) == trace_id

@@ -10,9 +10,12 @@ walking them rather than a server's steady state, where the writer drains the qu
 
     python bench/executor_overhead.py [--repeats 21] [--quick]
 
+"tracing on" is the same executor with SALESBOOST_TRACING=true: a real SDK provider and batch span processor,
+over an exporter that drops the spans (what a span costs the call, not what sending it costs the network).
+
 The last line is for scripts:
 RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=... cache_hit_ratio=...
-       openai_speedup=...
+       openai_speedup=... tracing_us=... tracing_overhead_us=...
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from salesboost.assembly import build_runtime, create_backends
-from salesboost.config import load_settings
+from salesboost.assembly import build_runtime, create_backends, executor_parts
+from salesboost.config import Settings, load_settings
 from salesboost.observability.metrics import ToolMetrics
 from salesboost.store.db import upgrade
 from salesboost.tools.base import Tool, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.permissions import Permissions
 from salesboost.tools.registry import ToolRegistry
 
@@ -100,6 +104,23 @@ async def measure(contenders: dict[str, Contender], repeats: int) -> dict[str, f
     return {name: statistics.median(c.samples) for name, c in contenders.items()}
 
 
+def traced_executor(settings: Settings) -> ToolExecutor:
+    """The bench's executor with tracing on: spans through a real SDK pipeline, dropped at the exporter."""
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    registry = ToolRegistry(permissions=Permissions.allow_all(["coach"]), backends=create_backends(settings))
+    registry.register(AddTool())
+    parts = executor_parts(registry, metrics=ToolMetrics(CollectorRegistry()), tracer_provider=provider)
+    return ToolExecutor(registry, parts=parts)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=21)
@@ -126,6 +147,13 @@ async def main() -> None:
         flushed["records"] += await audit.flush()
         flushed["seconds"] += time.perf_counter() - start
 
+    traced = traced_executor(settings.model_copy(update={"tracing": True}))
+    traced_audit = traced.audit
+    assert traced_audit is not None
+
+    async def flush_traced_audit() -> None:
+        await traced_audit.flush()
+
     payload = {"a": 1, "b": 2}
 
     async def bare() -> int:
@@ -141,10 +169,15 @@ async def main() -> None:
     async def cache_hit() -> Any:
         return await executor.execute("add_cached", payload, "coach")
 
+    async def tracing_on() -> Any:
+        return await traced.execute("add", payload, "coach")
+
     check = await ours()
     if check.result != {"sum": 3}:
         raise SystemExit(f"the executor answered wrongly: {check}")
     await cache_hit()
+    if (await tracing_on()).result != {"sum": 3}:
+        raise SystemExit("the traced executor answered wrongly")
 
     from langchain_core.tools import StructuredTool
 
@@ -177,6 +210,7 @@ async def main() -> None:
             "pydantic validate + await": Contender(validated, fast_calls),
             "salesboost execute (full pipeline)": Contender(ours, fast_calls, flush_audit),
             "salesboost execute (cache hit)": Contender(cache_hit, fast_calls, flush_audit),
+            "salesboost execute (tracing on)": Contender(tracing_on, fast_calls, flush_traced_audit),
             "langchain StructuredTool.ainvoke": Contender(langchain, slow_calls),
             "openai-agents FunctionTool.on_invoke_tool": Contender(openai_agents, slow_calls),
             "mcp MCPServer.call_tool": Contender(mcp_call, slow_calls),
@@ -186,9 +220,11 @@ async def main() -> None:
     await flush_audit()
     audit_us = flushed["seconds"] / max(flushed["records"], 1) * 1e6
     await runtime.aclose()
+    await traced.aclose()
 
     executor_us = results["salesboost execute (full pipeline)"]
     floor = results["pydantic validate + await"]
+    tracing_us = results["salesboost execute (tracing on)"]
     print(f"{'contender':45} {'µs/call':>9} {'× executor':>11}")
     for name, us in results.items():
         print(f"{name:45} {us:9.2f} {us / executor_us:11.2f}")
@@ -199,7 +235,8 @@ async def main() -> None:
         f"mcp_speedup={results['mcp MCPServer.call_tool'] / executor_us:.1f} "
         f"cache_hit_us={results['salesboost execute (cache hit)']:.2f} "
         f"cache_hit_ratio={results['salesboost execute (cache hit)'] / floor:.2f} "
-        f"openai_speedup={results['openai-agents FunctionTool.on_invoke_tool'] / executor_us:.2f}"
+        f"openai_speedup={results['openai-agents FunctionTool.on_invoke_tool'] / executor_us:.2f} "
+        f"tracing_us={tracing_us:.2f} tracing_overhead_us={tracing_us - executor_us:.2f}"
     )
 
 

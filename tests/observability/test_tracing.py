@@ -1,6 +1,6 @@
 """Tracing: one span per call after the GenAI conventions, the child of the caller's span (Python, REST with a
-`traceparent`), with its retries, its failure, its content only when asked (masked), and its trace id on the
-audit row. The spans go to the SDK's in-memory exporter."""
+`traceparent`, MCP with one in `_meta`), with its retries, its failure, its content only when asked (masked),
+and its trace id on the audit row. The spans go to the SDK's in-memory exporter."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
+from mcp import Client
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,6 +16,8 @@ from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_tra
 from sqlalchemy import select
 
 from salesboost.api import create_app
+from salesboost.api.auth import KeyStore
+from salesboost.api.mcp import build_server
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.store.audit import ToolAuditRecord
@@ -159,3 +162,22 @@ async def test_a_rest_call_continues_the_callers_trace(
     assert span.parent.is_remote
     assert (format_trace_id(span.parent.trace_id), format_span_id(span.parent.span_id)) == (trace_id, span_id)
     assert await audit_trace_id(ex, response.json()["audit_id"]) == trace_id
+
+
+async def test_an_mcp_call_continues_the_trace_in_its_meta(
+    traced: Traced, exporter: InMemorySpanExporter, settings: Settings
+) -> None:
+    ex = traced()
+    key = KeyStore.from_settings(settings.model_copy(update={"api_keys": f"{KEY}:coach"})).authenticate(KEY)
+    assert key is not None
+    trace_id, span_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    async with Client(build_server(lambda ctx: (ex, key))) as client:
+        result = await client.call_tool("echo", {"text": "hi"}, meta={"traceparent": f"00-{trace_id}-{span_id}-01"})
+    assert not result.is_error
+    span = only_span(exporter)
+    assert span.context is not None
+    assert format_trace_id(span.context.trace_id) == trace_id
+    # The MCP SDK's `tools/call` span, the parent in the service, records nothing here (the tests install no
+    # process-wide provider): it hands the caller's span on.
+    assert span.parent is not None
+    assert format_span_id(span.parent.span_id) == span_id

@@ -4,7 +4,14 @@ and its trace id on the audit row. The spans go to the SDK's in-memory exporter.
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from salesboost.api import create_app
 from salesboost.api.auth import KeyStore
@@ -24,6 +32,7 @@ from salesboost.store.audit import ToolAuditRecord
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry, private_executor
 
+SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
 KEY = "test-coach-key-0123456789abcdef"
 PHONE = "+14155550100"
 
@@ -181,3 +190,28 @@ async def test_an_mcp_call_continues_the_trace_in_its_meta(
     # process-wide provider): it hands the caller's span on.
     assert span.parent is not None
     assert format_span_id(span.parent.span_id) == span_id
+
+
+def test_the_otel_variables_choose_the_exporter(sqlite_url: str, tmp_path: Path) -> None:
+    """Run for real, without a provider of its own: the one built from OTEL_TRACES_EXPORTER=console prints the
+    span, named for the service, and the audit row keeps its trace id."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "SALESBOOST_DATABASE_URL": sqlite_url, "SALESBOOST_TRACING": "true", "OTEL_TRACES_EXPORTER": "console",
+    }
+    done = subprocess.run(
+        [SALESBOOST, "call", "no_such_tool", "{}", "--role", "coach"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    decoder = json.JSONDecoder()
+    result, end = decoder.raw_decode(done.stdout)
+    span, _ = decoder.raw_decode(done.stdout[end:].lstrip())
+    assert result["error"]["code"] == "TOOL_NOT_FOUND"
+    assert span["name"] == "execute_tool no_such_tool"
+    assert span["attributes"]["error.type"] == "TOOL_NOT_FOUND"
+    assert span["status"]["status_code"] == "ERROR"
+    assert span["resource"]["attributes"]["service.name"] == "salesboost"
+    with closing(sqlite3.connect(make_url(sqlite_url).database or "")) as db:
+        [(trace_id,)] = db.execute("SELECT trace_id FROM tool_audit").fetchall()
+    assert span["context"]["trace_id"] == f"0x{trace_id}"

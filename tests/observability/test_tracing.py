@@ -30,6 +30,7 @@ from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.store.audit import ToolAuditRecord
 from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.recorders import TracingRecorder
 from sample_tools import make_registry, private_executor
 
 SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
@@ -78,6 +79,13 @@ async def audit_trace_id(ex: ToolExecutor, audit_id: str | None) -> str | None:
     await ex.audit.flush()
     async with ex.registry.backends.sessions()() as session:
         return (await session.scalars(select(ToolAuditRecord.trace_id).where(ToolAuditRecord.id == audit_id))).one()
+
+
+def test_off_no_recorder_and_no_middleware(executor: ToolExecutor, settings: Settings) -> None:
+    """Off (the default), a call pays nothing for tracing: nothing of it is assembled."""
+    assert not settings.tracing
+    assert not any(isinstance(record, TracingRecorder) for record in executor.parts.recorders)
+    assert "TraceContextMiddleware" not in [m.cls.__name__ for m in create_app(settings).user_middleware]
 
 
 async def test_a_call_is_one_span_under_the_current_one(

@@ -105,6 +105,8 @@ class ToolSpans:
         }
         if description is not None:
             attributes["gen_ai.tool.description"] = description
+        if error is not None:
+            attributes["error.type"] = error[0]
         if self.content:
             attributes["gen_ai.tool.call.arguments"] = _content(arguments)
             if result is not None:
@@ -118,7 +120,6 @@ class ToolSpans:
                 timestamp=start_ns + int((at - start) * 1e9),
             )
         if error is not None:
-            span.set_attribute("error.type", error[0])
             span.set_status(StatusCode.ERROR, preview(error[1], 300))
         span.end(end_time=start_ns + int(elapsed * 1e9))
         span_context = span.get_span_context()

@@ -202,7 +202,7 @@ async def test_an_mcp_call_continues_the_trace_in_its_meta(
 
 def test_the_otel_variables_choose_the_exporter(sqlite_url: str, tmp_path: Path) -> None:
     """Run for real, without a provider of its own: the one built from OTEL_TRACES_EXPORTER=console prints the
-    span, named for the service, and the audit row keeps its trace id."""
+    span (on stderr), named for the service, and the audit row keeps its trace id."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
         "SALESBOOST_DATABASE_URL": sqlite_url, "SALESBOOST_TRACING": "true", "OTEL_TRACES_EXPORTER": "console",
@@ -212,9 +212,8 @@ def test_the_otel_variables_choose_the_exporter(sqlite_url: str, tmp_path: Path)
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 1, done.stderr
-    decoder = json.JSONDecoder()
-    result, end = decoder.raw_decode(done.stdout)
-    span, _ = decoder.raw_decode(done.stdout[end:].lstrip())
+    result = json.loads(done.stdout)  # stdout stays the envelope alone: the console exporter writes on stderr
+    span, _ = json.JSONDecoder().raw_decode(done.stderr[done.stderr.index("{"):])
     assert result["error"]["code"] == "TOOL_NOT_FOUND"
     assert span["name"] == "execute_tool no_such_tool"
     assert span["attributes"]["error.type"] == "TOOL_NOT_FOUND"

@@ -3,7 +3,7 @@ GenAI semantic conventions (`execute_tool {tool}`, `gen_ai.*`, `error.type`).
 
 Off unless `SALESBOOST_TRACING=true`; off, the composition root adds no recorder and the service no middleware,
 so a call pays nothing. On, the exporter follows the standard variables: `OTEL_TRACES_EXPORTER` (`otlp`, the
-default, over HTTP to `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`; `console`; `none`), `OTEL_SERVICE_NAME`
+default, over HTTP to `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`; `console`, on stderr; `none`), `OTEL_SERVICE_NAME`
 (default `salesboost`), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`. A call's span is the child of the caller's:
 the `traceparent` of a REST request (`TraceContextMiddleware`), the MCP SDK's `tools/call` span (which reads
 `_meta.traceparent`), or whatever span is current for a Python caller.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -54,8 +55,8 @@ def tracer_provider() -> TracerProvider:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporter = OTLPSpanExporter()
-        case "console":
-            exporter = ConsoleSpanExporter()
+        case "console":  # on stderr: stdout is the data of `salesboost call` and the protocol of `salesboost mcp`
+            exporter = ConsoleSpanExporter(out=sys.stderr)
         case "none":
             exporter = None
         case other:

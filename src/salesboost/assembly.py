@@ -95,9 +95,10 @@ def executor_parts(
     audit = None
     if settings.audit_enabled and backends.session_factory is not None:
         audit = AuditWriter(
-            backends.session_factory,
+            settings.database_url,
             flush_interval=settings.audit_flush_interval,
             batch_size=settings.audit_batch_size,
+            high_water=settings.audit_high_water,
             max_pending=settings.audit_max_pending,
         )
     recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]

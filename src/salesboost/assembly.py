@@ -101,6 +101,7 @@ def executor_parts(
             high_water=settings.audit_high_water,
             max_pending=settings.audit_max_pending,
         )
+        metrics.watch_audit(audit)
     recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]
     if audit is not None:
         recorders.append(AuditRecorder(audit))

@@ -20,6 +20,7 @@ from salesboost.tools import errors as codes
 from salesboost.tools.result import ToolErrorInfo, ToolResult
 
 SESSION_FORBIDDEN = "SESSION_FORBIDDEN"
+AUDIT_BACKLOG = "AUDIT_BACKLOG"  # the audit writer is behind: the service pushes back rather than lose records
 REQUEST_INVALID = "REQUEST_INVALID"
 NOT_FOUND = "NOT_FOUND"
 
@@ -35,8 +36,9 @@ STATUS_BY_CODE: dict[str, int] = {
     codes.TOOL_EXECUTION_FAILED: 502,
     codes.IDEMPOTENCY_KEY_REQUIRED: 428,
     SESSION_FORBIDDEN: 403,
+    AUDIT_BACKLOG: 503,
 }
-_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN})
+_RETRY_AFTER_CODES = frozenset({codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, AUDIT_BACKLOG})
 
 
 def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
@@ -46,10 +48,14 @@ def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
         return 200, None
     status = STATUS_BY_CODE.get(error.code, 200)
     if error.code in _RETRY_AFTER_CODES:
-        wait = error.details.get("retry_after")
-        seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
-        return status, {"Retry-After": str(max(1, seconds))}
+        return status, retry_after(error.details.get("retry_after"))
     return status, None
+
+
+def retry_after(wait: object) -> dict[str, str]:
+    """`Retry-After` for a wait in seconds: whole seconds, at least 1."""
+    seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
+    return {"Retry-After": str(max(1, seconds))}
 
 
 def error_info(
@@ -78,11 +84,12 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers
-        self.body = ErrorBody(error=error_info(code, message, details))
+        self.body = ErrorBody(error=error_info(code, message, details, retryable))
 
 
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

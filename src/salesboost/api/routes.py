@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from salesboost.api.auth import SECURITY, ApiKey, Caller, authenticate
 from salesboost.api.errors import (
+    AUDIT_BACKLOG,
     REQUEST_INVALID,
     SESSION_FORBIDDEN,
     STATUS_BY_CODE,
@@ -26,6 +27,7 @@ from salesboost.api.errors import (
     ErrorBody,
     error_info,
     json_response,
+    retry_after,
     status_for,
 )
 from salesboost.api.models import (
@@ -69,7 +71,11 @@ EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     428: {"model": ToolResult, "description": "`IDEMPOTENCY_KEY_REQUIRED` for a side-effecting call."},
     429: {"model": ToolResult, "description": "`TOOL_RATE_LIMITED`.", "headers": _RETRY_AFTER},
     502: {"model": ToolResult, "description": "`TOOL_EXECUTION_FAILED`: the tool crashed."},
-    503: {"model": ToolResult, "description": "`TOOL_CIRCUIT_OPEN`.", "headers": _RETRY_AFTER},
+    503: {
+        "model": ToolResult,
+        "description": "`TOOL_CIRCUIT_OPEN`, or `AUDIT_BACKLOG`: the audit trail is behind, nothing ran.",
+        "headers": _RETRY_AFTER,
+    },
     504: {"model": ToolResult, "description": "`TOOL_TIMEOUT`."},
 }
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -77,7 +83,13 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON."},
     403: {"model": ErrorBody, "description": "`SESSION_FORBIDDEN`: the session belongs to another key."},
     422: {"model": ErrorBody, "description": "The body does not match `BatchRequest`."},
+    503: {
+        "model": ErrorBody,
+        "description": "`AUDIT_BACKLOG`: the audit trail is behind, nothing ran.",
+        "headers": _RETRY_AFTER,
+    },
 }
+AUDIT_BACKLOG_MESSAGE = "the audit trail is behind: nothing ran; retry after Retry-After seconds"
 
 # `execute` reads its header and authenticates by itself (no FastAPI dependency on the hot path); this
 # declares both in the OpenAPI document.
@@ -101,13 +113,29 @@ EXECUTE_OPENAPI: dict[str, Any] = {
 
 
 def _rejected(
-    role: str, code: str, message: str, details: dict[str, Any] | None = None, **known: Any
+    role: str, code: str, message: str, details: dict[str, Any] | None = None, *, retryable: bool = False,
+    **known: Any,
 ) -> ToolResult:
     """The envelope of a call refused before it reached the executor."""
     return envelope(
         str(known.get("tool") or ""), str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"), role,
-        error=error_info(code, message, details),
+        error=error_info(code, message, details, retryable),
     )
+
+
+def _hold_audit_room(svc: Service, calls: int) -> dict[str, Any] | None:
+    """Hold room in the audit backlog for the records of `calls` (None: held, `_release_audit_room` once they
+    ran), or the details of a refusal: the audit writer is behind, and calls started now would take the records
+    not written past `SALESBOOST_AUDIT_HIGH_WATER` (docs/architecture.md, audit durability)."""
+    audit = svc.executor.audit
+    if audit is None or audit.reserve(calls):
+        return None
+    return {"backlog": audit.backlog, "high_water": audit.high_water, "retry_after": audit.flush_interval}
+
+
+def _release_audit_room(svc: Service, calls: int) -> None:
+    if (audit := svc.executor.audit) is not None:
+        audit.release(calls)
 
 
 def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, Any]]:
@@ -175,10 +203,19 @@ async def execute(request: Request) -> Response:
             tool=body.tool, tool_call_id=body.tool_call_id,
         )
         return json_response(refused, 403)
-    result = await svc.executor.execute(
-        body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
-        session_id=body.session_id, caller_id=caller.id,
-    )
+    if (backlog := _hold_audit_room(svc, 1)) is not None:
+        refused = _rejected(
+            caller.role, AUDIT_BACKLOG, AUDIT_BACKLOG_MESSAGE, backlog, retryable=True,
+            tool=body.tool, tool_call_id=body.tool_call_id,
+        )
+        return json_response(refused, *status_for(refused))
+    try:
+        result = await svc.executor.execute(
+            body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
+            session_id=body.session_id, caller_id=caller.id,
+        )
+    finally:
+        _release_audit_room(svc, 1)
     status, headers = status_for(result)
     return json_response(result, status, headers)
 
@@ -201,10 +238,19 @@ async def execute_batch(request: Request) -> Response:
         raise ApiError(status, REQUEST_INVALID, message, details=details)
     if not _claim(svc, body.session_id, caller):
         raise ApiError(403, SESSION_FORBIDDEN, _session_refusal(body.session_id))
-    results = await svc.executor.execute_many(
-        [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
-        max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id,
-    )
+    calls = len(body.calls)
+    if (backlog := _hold_audit_room(svc, calls)) is not None:
+        raise ApiError(
+            503, AUDIT_BACKLOG, AUDIT_BACKLOG_MESSAGE, headers=retry_after(backlog["retry_after"]), details=backlog,
+            retryable=True,
+        )
+    try:
+        results = await svc.executor.execute_many(
+            [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
+            max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id,
+        )
+    finally:
+        _release_audit_room(svc, calls)
     succeeded = sum(r.ok for r in results)
     return json_response(BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded))
 

@@ -149,9 +149,9 @@ class AuditWriter:
         self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
         self._serving: Future[None] | None = None
         self._engine: AsyncEngine | None = None
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._closing = False
+        self._wake: asyncio.Event  # these three are the writer loop's, made by `_start`
+        self._lock: asyncio.Lock
+        self._closing: bool
         self.dropped = 0
         self.written = 0
         self.quarantined = 0

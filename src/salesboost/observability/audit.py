@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREVIEW_CHARS = 200
+# Rows built and inserted per statement. The writer thread shares the interpreter with the service's event loop,
+# which gets it back when the writer waits (here, for each statement) or else after a 5 ms switch interval, at
+# each of its system calls: building a whole batch in one stretch (about 100 µs a row) delayed its requests by
+# that much. 16 rows are about 2 ms of work; the writer still takes 7,000 rows/s (docs/performance.md).
+STATEMENT_ROWS = 16
 
 
 class AuditEntry(NamedTuple):
@@ -298,31 +303,32 @@ class AuditWriter:
         return batch
 
     async def _write(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> int:
-        """Insert the rows at once; when the database refuses the batch for what a row holds, insert them one by
-        one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
+        """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
+        one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
         try:
-            rows = _rows(batch)
-            await _insert(conn, rows)
+            await _insert(conn, batch)
         except Exception as exc:
             if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                 self._pending.extendleft(reversed(batch))
                 raise
         else:
-            self.written += len(rows)
-            return len(rows)
+            self.written += len(batch)
+            return len(batch)
         written = 0
-        for i, row in enumerate(rows):
+        for i, record in enumerate(batch):
             try:
-                await _insert(conn, [row])
+                await _insert(conn, [record])
             except Exception as exc:
                 if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                     self._pending.extendleft(reversed(batch[i:]))
                     raise
                 self.quarantined += 1
+                entry = AuditEntry._make(record)
                 log.error(
                     "audit record %s of %s refused by the database and quarantined (%d so far): %s",
-                    row["id"], row["tool"], self.quarantined, type(getattr(exc, "orig", None) or exc).__name__,
+                    entry.id, _text(entry.tool, 100), self.quarantined,
+                    type(getattr(exc, "orig", None) or exc).__name__,
                 )
             else:
                 written += 1
@@ -330,6 +336,8 @@ class AuditWriter:
         return written
 
 
-async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def _insert(conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> None:
+    """One transaction; its rows are built and inserted `STATEMENT_ROWS` at a time (executemany)."""
     async with conn.begin():
-        await conn.execute(insert(ToolAuditRecord), rows)  # one executemany
+        for start in range(0, len(batch), STATEMENT_ROWS):
+            await conn.execute(insert(ToolAuditRecord), _rows(batch[start : start + STATEMENT_ROWS]))

@@ -51,11 +51,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREVIEW_CHARS = 200
-# Rows built and inserted per statement. The writer thread shares the interpreter with the service's event loop,
-# which gets it back when the writer waits (here, for each statement) or else after a 5 ms switch interval, at
-# each of its system calls: building a whole batch in one stretch (about 100 µs a row) delayed its requests by
-# that much. 16 rows are about 2 ms of work; the writer still takes 7,000 rows/s (docs/performance.md).
-STATEMENT_ROWS = 16
+# How many rows each statement builds and inserts. The writer thread shares the interpreter with the service's
+# event loop, and each hands it to the other when it waits, or else after the 5 ms switch interval. Rows built in
+# one long stretch (about 100 µs each) hold the loop's requests up to 5 ms at each of its system calls, so a
+# light flush goes 16 rows at a time; but under saturation every wait for the database costs the writer up to
+# 5 ms to get the interpreter back, so a heavy flush goes in at most 16 statements (docs/performance.md).
+MIN_STATEMENT_ROWS = 16
+MAX_STATEMENTS = 16
 
 
 class AuditEntry(NamedTuple):
@@ -231,9 +233,15 @@ class AuditWriter:
         with self._starting:
             if self._loop is not None:
                 return
-            # SQLite: a connection per flush, so no driver thread of ours outlives a writer nobody closed.
-            options: dict[str, Any] = {"poolclass": NullPool} if is_sqlite(self.database_url) else {}
-            self._engine = create_engine(self.database_url, **options)
+            if is_sqlite(self.database_url):
+                # A connection per flush, so no driver thread of ours outlives a writer nobody closed.
+                self._engine = create_engine(self.database_url, poolclass=NullPool)
+                # Each statement one multi-row INSERT: an executemany steps SQLite once per row, and each step
+                # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
+                # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
+                self._engine.dialect.use_insertmanyvalues_wo_returning = True
+            else:
+                self._engine = create_engine(self.database_url)
             self._wake, self._lock, self._closing = asyncio.Event(), asyncio.Lock(), False
             loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=loop.run_forever, name="salesboost-audit-writer", daemon=True)
@@ -280,6 +288,7 @@ class AuditWriter:
             todo = len(self._pending)
             if not todo:
                 return 0
+            statement_rows = max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS))
             async with self._engine.connect() as conn:
                 while todo > 0:
                     batch = self._take(min(todo, self.batch_size))
@@ -287,7 +296,7 @@ class AuditWriter:
                         break
                     todo -= len(batch)
                     try:
-                        written += await self._write(conn, batch)
+                        written += await self._write(conn, batch, statement_rows)
                     finally:
                         self._writing = 0
         return written
@@ -302,12 +311,12 @@ class AuditWriter:
         self._writing = len(batch)
         return batch
 
-    async def _write(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> int:
+    async def _write(self, conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
         """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
         one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
         try:
-            await _insert(conn, batch)
+            await _insert(conn, batch, statement_rows)
         except Exception as exc:
             if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                 self._pending.extendleft(reversed(batch))
@@ -318,7 +327,7 @@ class AuditWriter:
         written = 0
         for i, record in enumerate(batch):
             try:
-                await _insert(conn, [record])
+                await _insert(conn, [record], 1)
             except Exception as exc:
                 if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                     self._pending.extendleft(reversed(batch[i:]))
@@ -336,8 +345,8 @@ class AuditWriter:
         return written
 
 
-async def _insert(conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> None:
-    """One transaction; its rows are built and inserted `STATEMENT_ROWS` at a time (executemany)."""
+async def _insert(conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
+    """One transaction; its rows are built and inserted `statement_rows` at a time (executemany)."""
     async with conn.begin():
-        for start in range(0, len(batch), STATEMENT_ROWS):
-            await conn.execute(insert(ToolAuditRecord), _rows(batch[start : start + STATEMENT_ROWS]))
+        for start in range(0, len(batch), statement_rows):
+            await conn.execute(insert(ToolAuditRecord), _rows(batch[start : start + statement_rows]))

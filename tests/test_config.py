@@ -71,3 +71,13 @@ def test_a_redis_url_is_accepted(monkeypatch: pytest.MonkeyPatch, value: str) ->
 def test_an_empty_redis_url_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBOOST_REDIS_URL", "")
     assert load_settings().redis_url is None
+
+
+def test_the_audit_cap_must_be_above_the_high_water_mark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back-pressure starts at the mark: a hard cap at or below it would drop records before anyone pushed back."""
+    monkeypatch.setenv("SALESBOOST_AUDIT_HIGH_WATER", "5000")
+    monkeypatch.setenv("SALESBOOST_AUDIT_MAX_PENDING", "5000")
+    with pytest.raises(SettingsError, match=r"AUDIT_MAX_PENDING='5000': .*above SALESBOOST_AUDIT_HIGH_WATER"):
+        load_settings()
+    monkeypatch.setenv("SALESBOOST_AUDIT_MAX_PENDING", "5001")
+    assert (load_settings().audit_high_water, load_settings().audit_max_pending) == (5000, 5001)

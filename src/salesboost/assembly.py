@@ -101,11 +101,13 @@ def executor_parts(
     audit = None
     if settings.audit_enabled and backends.session_factory is not None:
         audit = AuditWriter(
-            backends.session_factory,
+            settings.database_url,
             flush_interval=settings.audit_flush_interval,
             batch_size=settings.audit_batch_size,
+            high_water=settings.audit_high_water,
             max_pending=settings.audit_max_pending,
         )
+        metrics.watch_audit(audit)
     recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]
     if settings.tracing:  # before the audit, which keeps the trace id; off, the extra is not even imported
         from salesboost.observability import tracing

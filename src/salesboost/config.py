@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +75,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias=_env("SALESBOOST_REDIS_URL"))
     audit_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_AUDIT_ENABLED"))
     audit_flush_interval: float = Field(0.5, gt=0, le=60, validation_alias=_env("SALESBOOST_AUDIT_FLUSH_INTERVAL"))
-    audit_batch_size: int = Field(64, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))
+    audit_batch_size: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))
+    # At least room for the largest execute-batch (50 calls) and then some.
+    audit_high_water: int = Field(5_000, ge=100, validation_alias=_env("SALESBOOST_AUDIT_HIGH_WATER"))
     audit_max_pending: int = Field(100_000, ge=1, validation_alias=_env("SALESBOOST_AUDIT_MAX_PENDING"))
 
     # --- service -----------------------------------------------------------------------------------
@@ -163,6 +173,15 @@ class Settings(BaseSettings):
     )
     # `salesboost mcp` (stdio) runs as this API key: the key decides the role, as over HTTP.
     mcp_key: SecretStr = Field(SecretStr(""), validation_alias=_env("SALESBOOST_MCP_KEY"))
+
+    @field_validator("audit_max_pending")
+    @classmethod
+    def _audit_max_pending(cls, value: int, info: ValidationInfo) -> int:
+        """Back-pressure starts at the high-water mark; a cap at or below it would drop records first."""
+        high_water = info.data.get("audit_high_water")
+        if high_water is not None and value <= high_water:
+            raise ValueError(f"must be above SALESBOOST_AUDIT_HIGH_WATER ({high_water})")
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -329,7 +329,7 @@ async def test_health_routes_need_no_credentials(client: httpx.AsyncClient) -> N
     assert live.json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "skipped"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "skipped", "audit": "ok"}}
 
 
 async def _readyz(settings: Settings) -> httpx.Response:
@@ -359,12 +359,14 @@ async def test_readyz_is_503_when_the_database_does_not_answer(sample_settings: 
 async def test_readyz_stays_ready_with_redis_degraded(sample_settings: Settings) -> None:
     response = await _readyz(sample_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "degraded"}}
+    assert response.json() == {
+        "status": "ready", "checks": {"database": "ok", "redis": "degraded", "audit": "ok"}
+    }
 
 
 async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:
     response = await _readyz(sample_settings.model_copy(update={"redis_url": redis_url}))
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok", "audit": "ok"}}
 
 
 async def test_unknown_route_is_404_in_the_error_body(client: httpx.AsyncClient) -> None:

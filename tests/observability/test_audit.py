@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from salesboost.observability.audit import AuditEntry, AuditWriter
 from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import create_engine, session_factory
+from salesboost.store.db import create_engine, is_sqlite, session_factory, upgrade
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
-from sample_tools import make_registry
+from sample_tools import MakeExecutor, make_registry
 
 
 def entry(i: int, result: object = None) -> AuditEntry:
@@ -58,7 +64,7 @@ async def test_preview_masks_phones_and_emails(executor: ToolExecutor) -> None:
 
 async def test_background_writer_and_shutdown_flush(settings: Any) -> None:
     engine = create_engine(settings.database_url)
-    writer = AuditWriter(session_factory(engine), flush_interval=0.01, batch_size=2)
+    writer = AuditWriter(settings.database_url, flush_interval=0.01, batch_size=2)
     try:
         for i in range(5):
             writer.record(entry(i, {}))
@@ -71,20 +77,22 @@ async def test_background_writer_and_shutdown_flush(settings: Any) -> None:
 
 
 async def test_unreachable_database_keeps_records(tmp_path: Any) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}")  # no tool_audit table
-    writer = AuditWriter(session_factory(engine), flush_interval=60)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}"  # no tool_audit table
+    writer = AuditWriter(url, flush_interval=60)
     try:
         writer.record(entry(0))
         with pytest.raises(Exception, match="tool_audit"):
             await writer.flush()
         assert writer.pending == 1  # nothing lost: it waits for the next try
+        await asyncio.to_thread(upgrade, url)
+        assert await writer.flush() == 1  # written once the database answers
+        assert writer.backlog == 0
     finally:
-        await engine.dispose()
+        await writer.aclose()
 
 
 async def test_backlog_over_the_bound_drops_oldest(settings: Any) -> None:
-    engine = create_engine(settings.database_url)
-    writer = AuditWriter(session_factory(engine), flush_interval=60, batch_size=1, max_pending=3)
+    writer = AuditWriter(settings.database_url, flush_interval=60, batch_size=1, max_pending=3)
     try:
         for i in range(5):
             writer.record(entry(i))
@@ -92,7 +100,6 @@ async def test_backlog_over_the_bound_drops_oldest(settings: Any) -> None:
         assert writer.pending == 3
     finally:
         await writer.aclose()
-        await engine.dispose()
 
 
 async def test_close_while_a_batch_is_being_written_writes_each_record_once(db_url: str) -> None:
@@ -101,7 +108,7 @@ async def test_close_while_a_batch_is_being_written_writes_each_record_once(db_u
     try:
         written = 0
         for trial in range(15):
-            writer = AuditWriter(sessions, flush_interval=0.001, batch_size=20)
+            writer = AuditWriter(db_url, flush_interval=0.001, batch_size=20)
             for i in range(100):
                 writer.record(entry(trial * 1000 + i, {}))
             await asyncio.sleep(0.0005 * trial)  # close at a different point of the batch in flight each time
@@ -162,3 +169,74 @@ async def test_a_row_the_database_refuses_is_quarantined_and_the_rest_written(ex
     writer.record(entry(4))
     assert await writer.flush() == 1  # nothing waits behind the bad row
     assert sorted(r.id for r in await rows(executor)) == ["id1", "id2", "id3", "id4"]
+
+
+# --- keeping up, and the backlog (issue 9: the audit bound under load) ------------------------------------------
+
+
+async def test_a_burst_is_written_while_the_event_loop_is_saturated(make_executor: MakeExecutor) -> None:
+    """The calls never yield to the event loop here, as under saturation, and the test then keeps the loop's
+    thread busy computing, holding the interpreter as a saturated service does, which lends it to other threads
+    only every 5 ms. The writer thread still writes the whole burst, in about 3 s here. The writer used to be a task
+    of that loop: nothing was written (and under real load 64 rows per turn of it). A writer that steps SQLite once
+    per row waits for the interpreter after each: about 15 s for this burst."""
+    executor = make_executor(audit_flush_interval=0.1)
+    writer = executor.audit
+    assert isinstance(writer, AuditWriter)
+    burst = 3000
+    ids = set()
+    for i in range(burst):
+        result = await executor.execute("echo", {"text": str(i)}, "coach")
+        ids.add(result.audit_id)
+    assert writer.backlog > 0
+    deadline = time.monotonic() + 100 * writer.flush_interval
+    while writer.backlog and time.monotonic() < deadline:
+        sum(range(1000))  # the event loop's thread stays busy on purpose
+    assert (writer.backlog, writer.written, writer.dropped) == (0, burst, 0)
+    assert {r.id for r in await rows(executor)} == ids
+
+
+@asynccontextmanager
+async def write_locked(db_url: str) -> AsyncIterator[None]:
+    """Another connection holds the write lock of `tool_audit` (the writer waits for it) until the block ends."""
+    if is_sqlite(db_url):
+        with contextlib.closing(sqlite3.connect(make_url(db_url).database or "", isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                conn.execute("ROLLBACK")
+        return
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn, conn.begin():
+            await conn.execute(text("LOCK TABLE tool_audit IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        await engine.dispose()
+
+
+async def test_a_blocked_database_fills_the_backlog_then_everything_is_written(db_url: str) -> None:
+    """While the database makes the writer wait, the backlog counts every record not written (those waiting and
+    those in the stuck write) and reaches the mark; once the database answers, every record is written and none
+    was dropped."""
+    writer = AuditWriter(db_url, flush_interval=0.01, high_water=5, max_pending=1000)
+    try:
+        async with write_locked(db_url):
+            for i in range(7):
+                writer.record(entry(i, {}))
+            await asyncio.sleep(0.2)  # the writer took a batch and waits for the lock
+            assert writer.pending < 7  # not merely waiting: being written
+            assert writer.backlog == 7
+            assert writer.backlogged
+        await writer.flush()  # waits for the write in flight, then writes the rest
+        assert not writer.backlogged
+        assert (writer.backlog, writer.written, writer.dropped) == (0, 7, 0)
+    finally:
+        await writer.aclose()
+    engine = create_engine(db_url)
+    try:
+        async with session_factory(engine)() as session:
+            assert await session.scalar(select(func.count()).select_from(ToolAuditRecord)) == 7
+    finally:
+        await engine.dispose()

@@ -22,6 +22,7 @@ from salesboost.tools.result import ToolErrorInfo, ToolResult
 SESSION_FORBIDDEN = "SESSION_FORBIDDEN"
 SESSION_LIMIT_REACHED = "SESSION_LIMIT_REACHED"
 SESSION_UNAVAILABLE = "SESSION_UNAVAILABLE"
+AUDIT_BACKLOG = "AUDIT_BACKLOG"  # the audit writer is behind: the service pushes back rather than lose records
 REQUEST_INVALID = "REQUEST_INVALID"
 NOT_FOUND = "NOT_FOUND"
 
@@ -40,10 +41,12 @@ STATUS_BY_CODE: dict[str, int] = {
     SESSION_FORBIDDEN: 403,
     SESSION_LIMIT_REACHED: 429,
     SESSION_UNAVAILABLE: 503,
+    AUDIT_BACKLOG: 503,
 }
-_RETRY_AFTER_CODES = frozenset(
-    {codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, codes.TOOL_BUSY, SESSION_LIMIT_REACHED, SESSION_UNAVAILABLE}
-)
+_RETRY_AFTER_CODES = frozenset({
+    codes.TOOL_RATE_LIMITED, codes.TOOL_CIRCUIT_OPEN, codes.TOOL_BUSY, SESSION_LIMIT_REACHED, SESSION_UNAVAILABLE,
+    AUDIT_BACKLOG,
+})
 
 
 def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
@@ -55,10 +58,14 @@ def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
 def _status_of(code: str, details: dict[str, Any]) -> tuple[int, dict[str, str] | None]:
     status = STATUS_BY_CODE.get(code, 200)
     if code in _RETRY_AFTER_CODES:
-        wait = details.get("retry_after")
-        seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
-        return status, {"Retry-After": str(max(1, seconds))}
+        return status, retry_after(details.get("retry_after"))
     return status, None
+
+
+def retry_after(wait: object) -> dict[str, str]:
+    """`Retry-After` for a wait in seconds: whole seconds, at least 1."""
+    seconds = math.ceil(wait) if isinstance(wait, int | float) else 1
+    return {"Retry-After": str(max(1, seconds))}
 
 
 def error_info(
@@ -87,11 +94,12 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
+        retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers
-        self.body = ErrorBody(error=error_info(code, message, details))
+        self.body = ErrorBody(error=error_info(code, message, details, retryable))
 
 
 def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:

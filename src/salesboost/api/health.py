@@ -1,4 +1,5 @@
-"""`/healthz` (the process answers) and `/readyz` (its database answers; Redis, when configured, is reported).
+"""`/healthz` (the process answers) and `/readyz` (its database answers and its audit writer keeps up; Redis,
+when configured, is reported).
 
 Neither needs credentials: load balancers and orchestrators call them. They reveal no data, only which
 dependency failed.
@@ -18,6 +19,7 @@ from salesboost.api.errors import json_response
 from salesboost.api.models import Health, Readiness
 from salesboost.api.service import service_of
 from salesboost.tools.base import ToolBackends
+from salesboost.tools.recorders import AuditSink
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,15 @@ async def _database(backends: ToolBackends) -> str:
         return "skipped"
     async with backends.session_factory() as session:
         await session.execute(text("SELECT 1"))
+    return "ok"
+
+
+def _audit(audit: AuditSink | None) -> str:
+    """Not ready while the audit backlog is at its mark: the service refuses calls then (`AUDIT_BACKLOG`)."""
+    if audit is None:
+        return "skipped"
+    if audit.backlogged:
+        return f"error: audit backlog at its high-water mark {audit.high_water} ({audit.backlog} records not written)"
     return "ok"
 
 
@@ -66,8 +77,11 @@ async def _check(name: str, probe: Awaitable[str]) -> tuple[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "The database does not answer."}},
-    summary="Readiness: the database answers (Redis, when configured, is reported: ok or degraded)",
+    responses={
+        503: {"model": Readiness, "description": "The database does not answer, or the audit writer is behind."}
+    },
+    summary="Readiness: the database answers and the audit writer keeps up (Redis, when configured, is reported: "
+    "ok or degraded)",
 )
 async def readyz(request: Request) -> Response:
     svc = service_of(request)
@@ -75,11 +89,11 @@ async def readyz(request: Request) -> Response:
         _check("database", _database(svc.executor.registry.backends)),
         _check("redis", _redis(svc.settings.redis_url)),
     )
-    checks = dict(results)
+    checks = {**dict(results), "audit": _audit(svc.executor.audit)}
     # Nothing needs Redis yet (docs/architecture.md, known limits): its failure degrades, never unreadies,
     # so a Redis outage does not take every replica out of the load balancer.
     if checks["redis"].startswith("error"):
         checks["redis"] = "degraded"
-    ready = not checks["database"].startswith("error")
+    ready = not (checks["database"].startswith("error") or checks["audit"].startswith("error"))
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)
     return json_response(body, 200 if ready else 503)

@@ -19,12 +19,14 @@ from starlette.responses import Response
 
 from salesboost.api.auth import SECURITY, Caller, authenticate
 from salesboost.api.errors import (
+    AUDIT_BACKLOG,
     REQUEST_INVALID,
     ApiError,
     ErrorBody,
     error_info,
     json_response,
     refusal,
+    retry_after,
     status_for,
 )
 from salesboost.api.models import (
@@ -37,7 +39,7 @@ from salesboost.api.models import (
     ToolDescription,
     ToolList,
 )
-from salesboost.api.service import service_of
+from salesboost.api.service import Service, service_of
 from salesboost.masking import mask
 from salesboost.observability.activity import Activity, read_activity
 from salesboost.tools import errors as codes
@@ -76,8 +78,8 @@ EXECUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
     502: {"model": ToolResult, "description": "`TOOL_EXECUTION_FAILED`: the tool crashed."},
     503: {
         "model": ToolResult,
-        "description": "`TOOL_CIRCUIT_OPEN`, `TOOL_BUSY` (no free worker), or `SESSION_UNAVAILABLE` (the "
-        "session's owner cannot be checked).",
+        "description": "`TOOL_CIRCUIT_OPEN`, `TOOL_BUSY` (no free worker), `SESSION_UNAVAILABLE` (the session's "
+        "owner cannot be checked), or `AUDIT_BACKLOG` (the audit trail is behind; nothing ran).",
         "headers": _RETRY_AFTER,
     },
     504: {"model": ToolResult, "description": "`TOOL_TIMEOUT`."},
@@ -89,10 +91,12 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "The body does not match `BatchRequest`."},
     503: {
         "model": ErrorBody,
-        "description": "`SESSION_UNAVAILABLE`: the session's owner cannot be checked.",
+        "description": "`SESSION_UNAVAILABLE`: the session's owner cannot be checked; `AUDIT_BACKLOG`: the audit "
+        "trail is behind, nothing ran.",
         "headers": _RETRY_AFTER,
     },
 }
+AUDIT_BACKLOG_MESSAGE = "the audit trail is behind: nothing ran; retry after Retry-After seconds"
 
 # `execute` reads its header and authenticates by itself (no FastAPI dependency on the hot path); this
 # declares both in the OpenAPI document.
@@ -121,6 +125,21 @@ def _rejected(role: str, error: ToolErrorInfo, **known: Any) -> ToolResult:
         str(known.get("tool") or ""), str(known.get("tool_call_id") or f"rejected-{os.urandom(6).hex()}"), role,
         error=error,
     )
+
+
+def _hold_audit_room(svc: Service, calls: int) -> dict[str, Any] | None:
+    """Hold room in the audit backlog for the records of `calls` (None: held, `_release_audit_room` once they
+    ran), or the details of a refusal: the audit writer is behind, and calls started now would take the records
+    not written past `SALESBOOST_AUDIT_HIGH_WATER` (docs/architecture.md, audit durability)."""
+    audit = svc.executor.audit
+    if audit is None or audit.reserve(calls):
+        return None
+    return {"backlog": audit.backlog, "high_water": audit.high_water, "retry_after": audit.flush_interval}
+
+
+def _release_audit_room(svc: Service, calls: int) -> None:
+    if (audit := svc.executor.audit) is not None:
+        audit.release(calls)
 
 
 def _parse(model: type[BodyT], raw: bytes) -> BodyT | tuple[int, str, dict[str, Any]]:
@@ -181,10 +200,17 @@ async def execute(request: Request) -> Response:
         error = codes.error_info(body.tool, exc)
         refused = _rejected(caller.role, error, tool=body.tool, tool_call_id=body.tool_call_id)
         return json_response(refused, *status_for(refused))
-    result = await svc.executor.execute(
-        body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
-        session_id=body.session_id, caller_id=caller.id, claim=claim,
-    )
+    if (backlog := _hold_audit_room(svc, 1)) is not None:
+        error = error_info(AUDIT_BACKLOG, AUDIT_BACKLOG_MESSAGE, backlog, retryable=True)
+        refused = _rejected(caller.role, error, tool=body.tool, tool_call_id=body.tool_call_id)
+        return json_response(refused, *status_for(refused))
+    try:
+        result = await svc.executor.execute(
+            body.tool, body.payload, caller.role, tool_call_id=body.tool_call_id, idempotency_key=idempotency_key,
+            session_id=body.session_id, caller_id=caller.id, claim=claim,
+        )
+    finally:
+        _release_audit_room(svc, 1)
     status, headers = status_for(result)
     return json_response(result, status, headers)
 
@@ -209,10 +235,19 @@ async def execute_batch(request: Request) -> Response:
         claim = None if body.session_id is None else await svc.sessions.admit(body.session_id, caller)
     except ToolError as exc:
         raise refusal(exc) from None
-    results = await svc.executor.execute_many(
-        [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
-        max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id, claim=claim,
-    )
+    calls = len(body.calls)
+    if (backlog := _hold_audit_room(svc, calls)) is not None:
+        raise ApiError(
+            503, AUDIT_BACKLOG, AUDIT_BACKLOG_MESSAGE, headers=retry_after(backlog["retry_after"]), details=backlog,
+            retryable=True,
+        )
+    try:
+        results = await svc.executor.execute_many(
+            [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
+            max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id, claim=claim,
+        )
+    finally:
+        _release_audit_room(svc, calls)
     succeeded = sum(r.ok for r in results)
     return json_response(BatchResponse(results=results, succeeded=succeeded, failed=len(results) - succeeded))
 

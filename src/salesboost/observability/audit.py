@@ -1,11 +1,19 @@
-"""The audit trail: one durable row per call, written in batches off the call's path.
+"""The audit trail: one durable row per call, written by a thread of its own.
 
-A call only appends a tuple to an in-memory deque (well under a microsecond). A background task wakes every
-`SALESBOOST_AUDIT_FLUSH_INTERVAL` seconds (or as soon as a batch is full), hashes and masks the inputs and
-results there, and inserts the batch. So a crash loses at most the records of the last interval; `aclose()`
-flushes everything. When the database is unreachable the records wait and are written once it answers; past
-`SALESBOOST_AUDIT_MAX_PENDING` records the oldest are dropped, counted and logged as errors. A row the database
-refuses for what it holds is quarantined alone (counted in `quarantined`, logged): the others are written.
+A call only appends a tuple to an in-memory deque (well under a microsecond). A writer thread, with its own event
+loop and its own database engine, wakes every `SALESBOOST_AUDIT_FLUSH_INTERVAL` seconds, takes every record that
+waits, hashes and masks them, and inserts them `SALESBOOST_AUDIT_BATCH_SIZE` rows per statement (executemany), one
+transaction each. None of that waits behind the service's event loop, however busy, nor holds it; a write that
+takes longer than the interval is followed by the next at once. `aclose()` writes everything left.
+
+The backlog is what is not written yet: the records waiting and those being written; a crash loses the backlog.
+A caller holds room for the records of the calls it starts (`reserve`) and refuses them when there is none: the
+service answers 503 `AUDIT_BACKLOG` and `/readyz` is not ready until the writer catches up, so the backlog of the
+calls it serves never exceeds `SALESBOOST_AUDIT_HIGH_WATER`. When the database is unreachable the records wait
+and are written once it answers. `SALESBOOST_AUDIT_MAX_PENDING` is a hard cap for in-process callers that record
+without room: past it the oldest are dropped, counted and logged as errors.
+A row the database refuses for what it holds is quarantined alone (counted in `quarantined`, logged): the others
+are written.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
 from collections import deque
+from collections.abc import Coroutine
+from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import insert
@@ -29,15 +40,24 @@ from sqlalchemy.exc import (
     ProgrammingError,
     StatementError,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from salesboost.masking import preview
 from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import writing
+from salesboost.store.db import WRITE_OPTIONS, create_engine, is_sqlite
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PREVIEW_CHARS = 200
+# How many rows each statement builds and inserts. The writer thread shares the interpreter with the service's
+# event loop, and each hands it to the other when it waits, or else after the 5 ms switch interval. Rows built in
+# one long stretch (about 100 µs each) hold the loop's requests up to 5 ms at each of its system calls, so a
+# light flush goes 16 rows at a time; but under saturation every wait for the database costs the writer up to
+# 5 ms to get the interpreter back, so a heavy flush goes in at most 16 statements (docs/performance.md).
+MIN_STATEMENT_ROWS = 16
+MAX_STATEMENTS = 16
 
 
 class AuditEntry(NamedTuple):
@@ -116,23 +136,33 @@ def _row(record: tuple[Any, ...]) -> dict[str, Any]:
 
 
 class AuditWriter:
+    """Writes the records of one database. Its thread starts with the first record; `aclose()` stops it."""
+
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        database_url: str,
         *,
         flush_interval: float = 0.5,
-        batch_size: int = 500,
+        batch_size: int = 1000,
+        high_water: int = 5_000,
         max_pending: int = 100_000,
     ) -> None:
-        self._sessions = session_factory
+        self.database_url = database_url
         self.flush_interval = flush_interval
         self.batch_size = batch_size
+        self.high_water = high_water
         self.max_pending = max_pending
-        self._pending: deque[tuple[Any, ...]] = deque()
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._lock: asyncio.Lock | None = None
-        self._closing = False
+        self._pending: deque[tuple[Any, ...]] = deque()  # appended by the calls, taken by the writer thread
+        self._writing = 0  # records the writer took and has not committed yet
+        self._reserved = 0  # room held for the records of calls running (`reserve`, on the caller's thread)
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
+        self._serving: Future[None] | None = None
+        self._engine: AsyncEngine | None = None
+        self._wake: asyncio.Event  # these three are the writer loop's, made by `_start`
+        self._lock: asyncio.Lock
+        self._closing: bool
         self.dropped = 0
         self.written = 0
         self.quarantined = 0
@@ -141,94 +171,187 @@ class AuditWriter:
         """Queue one record, an `AuditEntry` or a plain tuple in its order (never waits)."""
         pending = self._pending
         pending.append(entry)
-        if self._task is None:
+        if self._loop is None:
             self._start()
-        if len(pending) >= self.batch_size:
-            assert self._wake is not None
-            self._wake.set()
-            if len(pending) > self.max_pending:
-                pending.popleft()
-                self.dropped += 1
-                log.error(
-                    "audit backlog over %d records: dropped the oldest (%d so far)", self.max_pending, self.dropped
-                )
-
-    def _start(self) -> None:
-        self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="salesboost-audit-writer")
-
-    async def _loop(self) -> None:
-        assert self._wake is not None
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            self._wake.clear()
+        if len(pending) > self.max_pending:
             try:
-                await self.flush()
-            except Exception:
-                log.exception("audit write failed; %d records wait for the next try", len(self._pending))
+                pending.popleft()
+            except IndexError:  # the writer took them all meanwhile
+                return
+            self.dropped += 1
+            log.error("audit backlog over %d records: dropped the oldest (%d so far)", self.max_pending, self.dropped)
 
     @property
     def pending(self) -> int:
+        """Records waiting for the writer."""
         return len(self._pending)
 
+    @property
+    def backlog(self) -> int:
+        """Records not written yet: waiting, or being written (what a crash would lose)."""
+        return len(self._pending) + self._writing
+
+    @property
+    def backlogged(self) -> bool:
+        """The backlog and the calls holding room reached `high_water`: a call is refused room until the writer
+        catches up."""
+        return len(self._pending) + self._writing + self._reserved >= self.high_water
+
+    def reserve(self, calls: int) -> bool:
+        """Hold room for the records of `calls` about to run, or refuse (False, nothing held) when they would take
+        the backlog past `high_water`. Whoever got room calls `release(calls)` once those calls have recorded.
+        So long as every call is admitted this way, the records not written never exceed `high_water`."""
+        if len(self._pending) + self._writing + self._reserved + calls > self.high_water:
+            return False
+        self._reserved += calls
+        return True
+
+    def release(self, calls: int) -> None:
+        self._reserved -= calls
+
     async def flush(self) -> int:
-        """Write every queued record now; returns how many were written. Hashing and masking run in a thread,
-        off the event loop the calls share."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        """Write every record waiting now, in the writer thread, and return how many were written. Raises when
+        the database does not answer: the records wait for the next try."""
+        if self._loop is None:
+            if not self._pending:
+                return 0
+            self._start()
+        return await self._in_writer(self._flush())
+
+    async def aclose(self) -> None:
+        """Stop the writer thread (letting a write in flight finish) and write what is left."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            await self._in_writer(self._close())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()  # at once: the loop has nothing left to run
+            loop.close()
+            self._loop = self._thread = None
+
+    # --- the writer thread ----------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._starting:
+            if self._loop is not None:
+                return
+            if is_sqlite(self.database_url):
+                # A connection per flush, so no driver thread of ours outlives a writer nobody closed.
+                # Every transaction of this engine writes (BEGIN IMMEDIATE on SQLite, see `store.db`).
+                self._engine = create_engine(self.database_url, poolclass=NullPool, execution_options=WRITE_OPTIONS)
+                # Each statement one multi-row INSERT: an executemany steps SQLite once per row, and each step
+                # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
+                # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
+                self._engine.dialect.use_insertmanyvalues_wo_returning = True
+            else:
+                self._engine = create_engine(self.database_url, execution_options=WRITE_OPTIONS)
+            self._wake, self._lock, self._closing = asyncio.Event(), asyncio.Lock(), False
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever, name="salesboost-audit-writer", daemon=True)
+            self._thread.start()
+            self._serving = asyncio.run_coroutine_threadsafe(self._serve(), loop)
+            self._loop = loop
+
+    async def _in_writer(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` on the writer thread's loop; the caller being cancelled does not cancel it (a batch taken
+        and not written would be lost)."""
+        assert self._loop is not None
+        return await asyncio.shield(asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop)))
+
+    async def _serve(self) -> None:
+        """Every interval, write what waits; a write longer than the interval is followed by the next at once."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.flush_interval
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), due - loop.time())
+            due = loop.time() + self.flush_interval
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("audit write failed; %d records wait for the next try", self.backlog)
+
+    async def _close(self) -> None:
+        assert self._serving is not None
+        assert self._engine is not None
+        self._closing = True
+        self._wake.set()
+        await asyncio.wrap_future(self._serving)
+        try:
+            await self._flush()
+        finally:
+            await self._engine.dispose()
+
+    async def _flush(self) -> int:
+        """Write the records waiting now (not those arriving meanwhile, so a flush under load ends), in batches
+        of `batch_size` rows, each its own transaction, on one connection."""
+        assert self._engine is not None
         written = 0
         async with self._lock:
-            while self._pending:
-                batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
-                try:
-                    rows = await asyncio.to_thread(_rows, batch)
-                except BaseException:
-                    self._pending.extendleft(reversed(batch))
-                    raise
-                written += await self._write(batch, rows)
-        self.written += written
+            todo = len(self._pending)
+            if not todo:
+                return 0
+            statement_rows = max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS))
+            async with self._engine.connect() as conn:
+                while todo > 0:
+                    batch = self._take(min(todo, self.batch_size))
+                    if not batch:
+                        break
+                    todo -= len(batch)
+                    try:
+                        written += await self._write(conn, batch, statement_rows)
+                    finally:
+                        self._writing = 0
         return written
 
-    async def _write(self, batch: list[tuple[Any, ...]], rows: list[dict[str, Any]]) -> int:
-        """Insert the rows at once; when the database refuses the batch for what a row holds, insert them one by
-        one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
+    def _take(self, count: int) -> list[tuple[Any, ...]]:
+        self._writing = count  # counted before they leave the deque, so the backlog never reads low
+        pending: deque[tuple[Any, ...]] = self._pending
+        batch: list[tuple[Any, ...]] = []
+        with contextlib.suppress(IndexError):  # the hard cap may have dropped some meanwhile
+            for _ in range(count):
+                batch.append(pending.popleft())
+        self._writing = len(batch)
+        return batch
+
+    async def _write(self, conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
+        """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
+        one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
         try:
-            await self._insert(rows)
-            return len(rows)
+            await _insert(conn, batch, statement_rows)
         except Exception as exc:
             if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                 self._pending.extendleft(reversed(batch))
                 raise
+        else:
+            self.written += len(batch)
+            return len(batch)
         written = 0
-        for i, row in enumerate(rows):
+        for i, record in enumerate(batch):
             try:
-                await self._insert([row])
+                await _insert(conn, [record], 1)
             except Exception as exc:
                 if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                     self._pending.extendleft(reversed(batch[i:]))
                     raise
                 self.quarantined += 1
+                entry = AuditEntry._make(record)
                 log.error(
                     "audit record %s of %s refused by the database and quarantined (%d so far): %s",
-                    row["id"], row["tool"], self.quarantined, type(getattr(exc, "orig", None) or exc).__name__,
+                    entry.id, _text(entry.tool, 100), self.quarantined,
+                    type(getattr(exc, "orig", None) or exc).__name__,
                 )
             else:
                 written += 1
+                self.written += 1
         return written
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        async with writing(self._sessions) as session:
-            await session.execute(insert(ToolAuditRecord), rows)
 
-    async def aclose(self) -> None:
-        """Stop the background writer (letting a batch in flight finish) and write what is left."""
-        if self._task is not None:
-            assert self._wake is not None
-            self._closing = True
-            self._wake.set()
-            await self._task
-            self._task = None
-        await self.flush()
+async def _insert(conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
+    """One transaction; its rows are built and inserted `statement_rows` at a time (executemany)."""
+    async with conn.begin():
+        for start in range(0, len(batch), statement_rows):
+            await conn.execute(insert(ToolAuditRecord), _rows(batch[start : start + statement_rows]))

@@ -1,11 +1,11 @@
-"""The six Prometheus tool metrics (exact names and labels of the contract).
+"""The six Prometheus tool metrics (exact names and labels of the contract), and the audit writer's three.
 
 The executor counts into plain numbers held per (tool, role) — an increment is an attribute add, a histogram
 observation a bisect — and `ToolMetrics` is a prometheus_client collector that turns them into metric
 families when `/metrics` is scraped. prometheus_client's own `Counter.labels().inc()` takes a lock and
 costs about a microsecond; this keeps the whole record step under one. All counting happens on the event
 loop's thread. Cache hits and misses are counted once, by the cache; the collector reads them from the caches
-it watches.
+it watches, and the audit writer's backlog and losses from the writers it watches.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ class CacheCounts(Protocol):
     """A cache that counts its lookups: per tool, [hits, misses] (`tools.cache.ToolCache`)."""
 
     def lookups(self) -> Mapping[str, Sequence[int]]: ...
+
+
+class AuditCounts(Protocol):
+    """An audit writer (`observability.audit.AuditWriter`): what waits to be written, and what never will be."""
+
+    @property
+    def backlog(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+    @property
+    def quarantined(self) -> int: ...
 
 
 class ToolStats:
@@ -78,6 +91,7 @@ class ToolMetrics(Collector):
         self._bound: dict[str, dict[str, BoundToolMetrics]] = {}  # tool -> role -> counts (no key tuple per call)
         self._tools: dict[str, ToolStats] = {}
         self._caches: weakref.WeakSet[CacheCounts] = weakref.WeakSet()
+        self._audits: weakref.WeakSet[AuditCounts] = weakref.WeakSet()
         self.registry.register(self)
 
     def bind(self, tool: str, role: str) -> BoundToolMetrics:
@@ -93,6 +107,10 @@ class ToolMetrics(Collector):
     def watch_cache(self, cache: CacheCounts) -> None:
         """Expose this cache's lookups as the two cache metrics (for as long as the cache lives)."""
         self._caches.add(cache)
+
+    def watch_audit(self, writer: AuditCounts) -> None:
+        """Expose this writer's backlog and losses as the three audit metrics (for as long as it lives)."""
+        self._audits.add(writer)
 
     def _cache_lookups(self) -> dict[str, list[int]]:
         totals: dict[str, list[int]] = {}
@@ -145,6 +163,25 @@ class ToolMetrics(Collector):
             cache_ops.add_metric([tool, "hit"], hits)
             cache_ops.add_metric([tool, "miss"], misses)
         yield from (calls, duration, errors, hit_rate, cache_ops, retries)
+        yield from self._audit_metrics()
+
+    def _audit_metrics(self) -> Iterator[Metric]:
+        writers = list(self._audits)
+        yield GaugeMetricFamily(
+            "tool_audit_backlog",
+            "Audit records not written yet (waiting or being written): what a crash would lose.",
+            value=sum(w.backlog for w in writers),
+        )
+        yield CounterMetricFamily(
+            "tool_audit_dropped",
+            "Audit records dropped past SALESBOOST_AUDIT_MAX_PENDING (the service pushes back long before).",
+            value=sum(w.dropped for w in writers),
+        )
+        yield CounterMetricFamily(
+            "tool_audit_quarantined",
+            "Audit records the database refused for what they hold, logged and left out.",
+            value=sum(w.quarantined for w in writers),
+        )
 
 
 _default: ToolMetrics | None = None

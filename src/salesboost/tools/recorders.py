@@ -43,7 +43,22 @@ class MetricsRecorder:
 
 
 class AuditSink(Protocol):
-    """Where audit records go (`observability.audit.AuditWriter`): a call only hands over a tuple."""
+    """Where audit records go (`observability.audit.AuditWriter`): a call only hands over a tuple. The service
+    holds room for the records of the calls it starts (`reserve`, then `release`) and refuses calls when there is
+    none, so the records not written yet (`backlog`) stay within `high_water`."""
+
+    flush_interval: float
+    high_water: int
+
+    @property
+    def backlog(self) -> int: ...
+
+    @property
+    def backlogged(self) -> bool: ...
+
+    def reserve(self, calls: int) -> bool: ...
+
+    def release(self, calls: int) -> None: ...
 
     def record(self, entry: tuple[Any, ...]) -> None: ...
 

@@ -425,3 +425,66 @@ def train_stage_classifier(
         f"intent accuracy {m.intent_accuracy:.1%} (macro F1 {m.intent_macro_f1:.1%})"
     )
     typer.echo(f"model written to {model_file}")
+
+
+# --- evaluation (issue 14) -------------------------------------------------------------------------------
+
+eval_app = typer.Typer(
+    help="Measure compliance_check, stage_classifier or knowledge_retriever on a labelled set (default: the blind "
+    "set under data/eval/blind/; formats in docs/evaluation.md).",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+SetOption = Annotated[str | None, typer.Option("--set", help="The labelled set (JSONL; for knowledge, its folder).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")]
+
+
+def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from salesboost.evaluation import BLIND_DIR, compliance, knowledge, stage
+    from salesboost.evaluation.runner import CallFailedError, evaluation_runtime
+    from salesboost.evaluation.sets import SetError
+    from salesboost.sales.stage.model import StageModelError
+
+    default = {"compliance": "compliance.jsonl", "stage": "stage.jsonl", "knowledge": "knowledge"}[tool]
+    path = Path(set_path) if set_path else BLIND_DIR / default
+
+    async def run() -> Any:
+        async with evaluation_runtime() as runtime:
+            if tool == "compliance":
+                return await compliance.evaluate(runtime, path)
+            if tool == "stage":
+                return await stage.evaluate(runtime, path)
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("ingesting the corpus", total=knowledge.corpus_size(path))
+                return await knowledge.evaluate(runtime, path, on_file=lambda _: progress.advance(task))
+
+    try:
+        with _database():
+            report = asyncio.run(run())
+    except (SetError, CallFailedError, StageModelError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+
+
+@eval_app.command("compliance")
+def eval_compliance(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """BLOCK recall, BLOCK precision and level accuracy of compliance_check, overall and per category."""
+    _evaluate("compliance", set_path, as_json)
+
+
+@eval_app.command("stage")
+def eval_stage(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """Stage accuracy of stage_classifier: overall, with history, without history, per category."""
+    _evaluate("stage", set_path, as_json)
+
+
+@eval_app.command("knowledge")
+def eval_knowledge(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """nDCG@5, recall@5 and MRR of knowledge_retriever on a corpus and graded questions (document level)."""
+    _evaluate("knowledge", set_path, as_json)

@@ -446,27 +446,21 @@ def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    from salesboost.evaluation import BLIND_DIR, compliance, knowledge, stage
-    from salesboost.evaluation.runner import CallFailedError, evaluation_runtime
+    from salesboost.evaluation.knowledge import KnowledgeSet
+    from salesboost.evaluation.measure import load, measure
+    from salesboost.evaluation.runner import CallFailedError
     from salesboost.evaluation.sets import SetError
     from salesboost.sales.stage.model import StageModelError
 
-    default = {"compliance": "compliance.jsonl", "stage": "stage.jsonl", "knowledge": "knowledge"}[tool]
-    path = Path(set_path) if set_path else BLIND_DIR / default
-
-    async def run() -> Any:
-        async with evaluation_runtime() as runtime:
-            if tool == "compliance":
-                return await compliance.evaluate(runtime, path)
-            if tool == "stage":
-                return await stage.evaluate(runtime, path)
-            with Progress(console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("ingesting the corpus", total=knowledge.corpus_size(path))
-                return await knowledge.evaluate(runtime, path, on_file=lambda _: progress.advance(task))
-
     try:
+        labelled = load(tool, Path(set_path) if set_path else None)
         with _database():
-            report = asyncio.run(run())
+            if isinstance(labelled, KnowledgeSet):
+                with Progress(console=Console(stderr=True), transient=True) as progress:
+                    task = progress.add_task("ingesting the corpus", total=labelled.documents)
+                    report = asyncio.run(measure(labelled, on_file=lambda _: progress.advance(task)))
+            else:
+                report = asyncio.run(measure(labelled))
     except (SetError, CallFailedError, StageModelError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -41,25 +42,34 @@ def scores(pairs: Sequence[tuple[str, str]]) -> dict[str, float | None]:
     }
 
 
-async def evaluate(runtime: Runtime, path: Path) -> Report:
-    items = read_set(path, ComplianceItem)
-    pairs: list[tuple[str, str]] = []
-    by_category: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    latencies: list[float] = []
-    for line, item in items:
-        payload = {"text": item.text, "channel": item.channel, "marketing": item.marketing}
-        result, ms = await timed_call(runtime, TOOL, payload, f"{path}:{line}")
-        pair = (item.level, str(result["risk_level"]))
-        pairs.append(pair)
-        latencies.append(ms)
-        if item.category is not None:
-            by_category[item.category].append(pair)
-    return Report(
-        tool=TOOL,
-        set_path=shown(path),
-        unit="messages",
-        columns=COLUMNS,
-        overall=Row("all", len(pairs), scores(pairs)),
-        latency=Latency.of(latencies),
-        categories=[Row(name, len(p), scores(p)) for name, p in sorted(by_category.items())],
-    )
+@dataclass(frozen=True, slots=True)
+class ComplianceSet:
+    path: Path
+    items: list[tuple[int, ComplianceItem]]
+
+    async def evaluate(self, runtime: Runtime) -> Report:
+        pairs: list[tuple[str, str]] = []
+        by_category: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        latencies: list[float] = []
+        for line, item in self.items:
+            payload = {"text": item.text, "channel": item.channel, "marketing": item.marketing}
+            result, ms = await timed_call(runtime, TOOL, payload, f"{self.path}:{line}")
+            pair = (item.level, str(result["risk_level"]))
+            pairs.append(pair)
+            latencies.append(ms)
+            if item.category is not None:
+                by_category[item.category].append(pair)
+        return Report(
+            tool=TOOL,
+            set_path=shown(self.path),
+            unit="messages",
+            columns=COLUMNS,
+            overall=Row("all", len(pairs), scores(pairs)),
+            latency=Latency.of(latencies),
+            categories=[Row(name, len(p), scores(p)) for name, p in sorted(by_category.items())],
+        )
+
+
+def load(path: Path) -> ComplianceSet:
+    """The set's items with their line numbers, checked before anything runs."""
+    return ComplianceSet(path, read_set(path, ComplianceItem))

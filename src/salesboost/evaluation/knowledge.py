@@ -69,12 +69,47 @@ def summary(scores: Sequence[Scores]) -> dict[str, float | None]:
     }
 
 
-def corpus_size(path: Path) -> int:
-    """How many files ingesting the set's corpus reads (for a progress bar)."""
-    return len(discover(locate(path)[1]))
+@dataclass(frozen=True, slots=True)
+class KnowledgeSet:
+    queries_file: Path
+    corpus: Path
+    documents: int  # files the corpus holds, for a progress bar
+    items: list[tuple[int, KnowledgeQuery]]
+
+    async def evaluate(self, runtime: Runtime, on_file: Callable[[str], None] | None = None) -> Report:
+        """Ingest the corpus (`on_file` is told of each file), then ask every question."""
+        backends = runtime.backends
+        report = await ingest_folder(
+            backends.sessions(), self.corpus, COLLECTION, on_file=on_file, invalidate=backends.invalidate
+        )
+        if report.failed:
+            source, error = next(iter(report.failed.items()))
+            raise SetError(f"{self.corpus / source}: cannot be ingested: {error}")
+        scores: list[Scores] = []
+        by_category: dict[str, list[Scores]] = defaultdict(list)
+        latencies: list[float] = []
+        for line, item in self.items:
+            payload = {"query": item.query, "top_k": FETCH, "kb": COLLECTION}
+            result, ms = await timed_call(runtime, TOOL, payload, f"{self.queries_file}:{line}")
+            ranked = first_occurrences([str(doc["source"]) for doc in result["documents"]])
+            s = score(ranked, item.relevant)
+            scores.append(s)
+            latencies.append(ms)
+            if item.category is not None:
+                by_category[item.category].append(s)
+        return Report(
+            tool=TOOL,
+            set_path=shown(self.queries_file),
+            unit="questions",
+            columns=COLUMNS,
+            overall=Row("all", len(scores), summary(scores)),
+            latency=Latency.of(latencies),
+            categories=[Row(name, len(s), summary(s)) for name, s in sorted(by_category.items())],
+        )
 
 
-async def evaluate(runtime: Runtime, path: Path, on_file: Callable[[str], None] | None = None) -> Report:
+def load(path: Path) -> KnowledgeSet:
+    """The questions, checked against the corpus before anything runs."""
     queries_file, corpus = locate(path)
     items = read_set(queries_file, KnowledgeQuery)
     documents = {p.relative_to(corpus).as_posix() for p in discover(corpus)}
@@ -82,31 +117,4 @@ async def evaluate(runtime: Runtime, path: Path, on_file: Callable[[str], None] 
         unknown = sorted(set(item.relevant) - documents)
         if unknown:
             raise SetError(f"{queries_file}:{line}: relevant: not a document of {corpus}: {', '.join(unknown)}")
-    backends = runtime.backends
-    report = await ingest_folder(
-        backends.sessions(), corpus, COLLECTION, on_file=on_file, invalidate=backends.invalidate
-    )
-    if report.failed:
-        source, error = next(iter(report.failed.items()))
-        raise SetError(f"{corpus / source}: cannot be ingested: {error}")
-    scores: list[Scores] = []
-    by_category: dict[str, list[Scores]] = defaultdict(list)
-    latencies: list[float] = []
-    for line, item in items:
-        payload = {"query": item.query, "top_k": FETCH, "kb": COLLECTION}
-        result, ms = await timed_call(runtime, TOOL, payload, f"{queries_file}:{line}")
-        ranked = first_occurrences([str(doc["source"]) for doc in result["documents"]])
-        s = score(ranked, item.relevant)
-        scores.append(s)
-        latencies.append(ms)
-        if item.category is not None:
-            by_category[item.category].append(s)
-    return Report(
-        tool=TOOL,
-        set_path=shown(queries_file),
-        unit="questions",
-        columns=COLUMNS,
-        overall=Row("all", len(scores), summary(scores)),
-        latency=Latency.of(latencies),
-        categories=[Row(name, len(s), summary(s)) for name, s in sorted(by_category.items())],
-    )
+    return KnowledgeSet(queries_file, corpus, len(documents), items)

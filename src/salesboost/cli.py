@@ -425,3 +425,60 @@ def train_stage_classifier(
         f"intent accuracy {m.intent_accuracy:.1%} (macro F1 {m.intent_macro_f1:.1%})"
     )
     typer.echo(f"model written to {model_file}")
+
+
+# --- evaluation (issue 14) -------------------------------------------------------------------------------
+
+eval_app = typer.Typer(
+    help="Measure compliance_check, stage_classifier or knowledge_retriever on a labelled set (default: the blind "
+    "set under data/eval/blind/; formats in docs/evaluation.md).",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+SetOption = Annotated[str | None, typer.Option("--set", help="The labelled set (JSONL; for knowledge, its folder).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")]
+
+
+def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from salesboost.evaluation.knowledge import KnowledgeSet
+    from salesboost.evaluation.measure import load, measure
+    from salesboost.evaluation.runner import CallFailedError
+    from salesboost.evaluation.sets import SetError
+    from salesboost.sales.stage.model import StageModelError
+
+    try:
+        labelled = load(tool, Path(set_path) if set_path else None)
+        with _database():
+            if isinstance(labelled, KnowledgeSet):
+                with Progress(console=Console(stderr=True), transient=True) as progress:
+                    task = progress.add_task("ingesting the corpus", total=labelled.documents)
+                    report = asyncio.run(measure(labelled, on_file=lambda _: progress.advance(task)))
+            else:
+                report = asyncio.run(measure(labelled))
+    except (SetError, CallFailedError, StageModelError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+
+
+@eval_app.command("compliance")
+def eval_compliance(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """BLOCK recall, BLOCK precision and level accuracy of compliance_check, overall and per category."""
+    _evaluate("compliance", set_path, as_json)
+
+
+@eval_app.command("stage")
+def eval_stage(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """Stage accuracy of stage_classifier: overall, with history, without history, per category."""
+    _evaluate("stage", set_path, as_json)
+
+
+@eval_app.command("knowledge")
+def eval_knowledge(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+    """nDCG@5, recall@5 and MRR of knowledge_retriever on a corpus and graded questions (document level)."""
+    _evaluate("knowledge", set_path, as_json)

@@ -1,0 +1,56 @@
+"""`salesboost eval knowledge` on a fixture corpus and questions whose figures are known."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from eval_cli import FIXTURES, eval_error, eval_json, run_eval
+from sqlalchemy.engine import make_url
+
+SET = FIXTURES / "knowledge"
+
+
+def test_figures_at_document_level(database: str) -> None:
+    report = eval_json("knowledge", "--set", str(SET))
+    assert report["tool"] == "knowledge_retriever"
+    assert report["size"] == 3
+    # two questions answered first, one whose (mislabelled) document shares no word with it
+    assert report["metrics"] == {
+        "ndcg_at_5": pytest.approx(2 / 3, abs=1e-4),
+        "recall_at_5": pytest.approx(2 / 3, abs=1e-4),
+        "mrr": pytest.approx(2 / 3, abs=1e-4),
+    }
+    assert report["categories"]["found"] == {"size": 2, "ndcg_at_5": 1.0, "recall_at_5": 1.0, "mrr": 1.0}
+    assert report["categories"]["mislabelled"] == {"size": 1, "ndcg_at_5": 0.0, "recall_at_5": 0.0, "mrr": 0.0}
+    assert report["latency_ms"]["calls"] == 3
+    # the corpus went into the run's own database, not the configured one
+    with sqlite3.connect(str(make_url(database).database)) as db:
+        assert db.execute("SELECT count(*) FROM kb_documents").fetchone() == (0,)
+
+
+def test_the_queries_file_may_be_given_instead_of_the_folder() -> None:
+    lines = run_eval("knowledge", "--set", str(SET / "queries.jsonl")).splitlines()
+    assert lines[0].endswith("queries.jsonl (3 questions)")
+    assert lines[2].split() == ["all", "3", "0.667", "0.667", "0.667"]
+
+
+def test_a_relevant_document_missing_from_the_corpus(tmp_path: Path) -> None:
+    shutil.copytree(SET / "corpus", tmp_path / "corpus")
+    (tmp_path / "queries.jsonl").write_text(
+        '{"query": "zebra", "relevant": {"zebra.md": 3}}\n{"query": "lion", "relevant": {"lion.md": 2}}\n'
+    )
+    line = eval_error("knowledge", "--set", str(tmp_path))
+    assert "queries.jsonl:2: relevant: not a document of" in line
+    assert line.endswith("lion.md")
+
+
+def test_a_grade_out_of_range_and_a_set_without_corpus(tmp_path: Path) -> None:
+    (tmp_path / "queries.jsonl").write_text('{"query": "zebra", "relevant": {"zebra.md": 5}}\n')
+    assert "corpus: no such folder" in eval_error("knowledge", "--set", str(tmp_path))
+    shutil.copytree(SET / "corpus", tmp_path / "corpus")
+    assert ":1: relevant.zebra.md: Input should be less than or equal to 3" in eval_error(
+        "knowledge", "--set", str(tmp_path)
+    )

@@ -11,11 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # An editable install keeps the package next to data/ (the tools find their data files from the project root)
-# and the Alembic migrations under src/.
+# and the Alembic migrations under src/. The extra otel: tracing is a setting away (SALESBOOST_TRACING=true).
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY data ./data
-RUN pip install -e . \
+RUN pip install -e '.[otel]' \
  && useradd --system --uid 10001 --home-dir /app salesboost \
  && mkdir -p var \
  && salesboost train stage-classifier --if-missing \

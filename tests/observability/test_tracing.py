@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,8 @@ from mcp import Client
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import SpanKind, StatusCode, Tracer, format_span_id, format_trace_id
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -118,6 +120,64 @@ async def test_a_call_is_one_span_under_the_current_one(
     assert parent_span.start_time <= span.start_time
     assert span.end_time - span.start_time == pytest.approx(result.latency_ms * 1e6, abs=2000)
     assert await audit_trace_id(ex, result.audit_id) == format_trace_id(span.context.trace_id)
+
+
+class VendorProvider(TracerProvider):
+    """A provider that is not the SDK's (a vendor's, say): spans can only go through its tracer."""
+
+    def __init__(self, sdk: TracerProvider) -> None:  # no super().__init__: none of the SDK's own parts
+        self.sdk = sdk
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Tracer:
+        return self.sdk.get_tracer(*args, **kwargs)
+
+
+async def test_any_provider_gets_the_same_span_through_its_tracer(
+    settings: Settings, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """The SDK's provider takes each span as a finished record; any other provider gets it through its tracer:
+    the span is the same either way."""
+    spans = []
+    for each in (provider, VendorProvider(provider)):
+        backends = create_backends(settings.model_copy(update={"tracing": True}))
+        ex = private_executor(make_registry(backends), tracer_provider=each)
+        try:
+            assert (await ex.execute("flaky", {"failures": 1}, "coach", tool_call_id="call-7")).ok
+        finally:
+            await ex.aclose()
+        spans.append(only_span(exporter))
+        exporter.clear()
+    direct, through_tracer = spans
+
+    def shape(span: ReadableSpan) -> tuple[Any, ...]:
+        assert span.instrumentation_scope is not None
+        return (
+            span.name, span.kind, dict(span.attributes or {}), span.status.status_code, span.parent,
+            [(e.name, dict(e.attributes or {})) for e in span.events], span.resource.attributes,
+            span.instrumentation_scope.name, span.context is not None and span.context.trace_flags.sampled,
+        )
+
+    assert shape(direct) == shape(through_tracer)
+    assert [e.name for e in direct.events] == ["retry"]
+
+
+async def test_the_providers_sampler_decides(settings: Settings, exporter: InMemorySpanExporter) -> None:
+    """A sampler that keeps nothing: no span, though the call still has its trace id for the audit."""
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    backends = create_backends(settings.model_copy(update={"tracing": True}))
+    ex = private_executor(make_registry(backends), tracer_provider=provider)
+    try:
+        result = await ex.execute("echo", {"text": "hi"}, "coach")
+        assert result.ok
+        assert exporter.get_finished_spans() == ()
+        trace_id = await audit_trace_id(ex, result.audit_id)
+        assert trace_id is not None
+        assert len(trace_id) == 32
+        assert int(trace_id, 16) != 0
+    finally:
+        await ex.aclose()
+        provider.shutdown()
 
 
 async def test_a_failure_has_its_error_type_and_the_error_status(

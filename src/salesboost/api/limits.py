@@ -1,11 +1,14 @@
-"""Request limits no caller can lift for the others: how large a body may be, and how long it may take to arrive.
+"""Request limits no caller can lift for the others: how large the headers and the body may be, and how long the
+body may take to arrive.
 
 A pure ASGI middleware, so it counts the bytes as they are received: a body larger than
 `SALESBOOST_MAX_BODY_BYTES` is refused with 413 before anything parses it, whether the client announced its
 size (`Content-Length`, refused before a byte is read) or streams it (chunked). A body that has not finished
 arriving `SALESBOOST_BODY_TIMEOUT` seconds after the request started is refused with 408, so a slow sender
 holds a connection for a bounded time. Both answers close the connection: the rest of the body is never read.
-Header sizes and idle connections are bounded by uvicorn (`serve.py`).
+A header block over `MAX_HEADER_BYTES` or `MAX_HEADERS` fields is refused with 431 here, whichever parser
+uvicorn runs: h11 bounds it while reading, but httptools, the faster one and the default when installed, does
+not. Idle connections are bounded by uvicorn (`serve.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from salesboost.tools.running import await_with_deadline, step
 
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+REQUEST_HEADERS_TOO_LARGE = "REQUEST_HEADERS_TOO_LARGE"
+MAX_HEADER_BYTES = 16 * 1024  # names and values, as h11 counts them (uvicorn's h11_max_incomplete_event_size)
+MAX_HEADERS = 100
 
 
 class _Refused(Exception):
@@ -46,12 +52,26 @@ class RequestLimitsMiddleware:
         self._too_slow = _body(
             REQUEST_TIMEOUT, f"the request body did not arrive within {body_timeout:g} s (SALESBOOST_BODY_TIMEOUT)"
         )
+        self._headers_too_large = _body(
+            REQUEST_HEADERS_TOO_LARGE,
+            f"the request headers exceed {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        headers = scope["headers"]
+        if len(headers) > MAX_HEADERS or sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
+            if scope["type"] == "websocket":  # refused before the handshake is accepted: HTTP 403 to the client
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _answer(send, 431, self._headers_too_large)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > self.max_body_bytes:
                     await _answer(send, 413, self._too_large)

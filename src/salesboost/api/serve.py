@@ -70,10 +70,8 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-# Bounds uvicorn enforces before the app sees a request (docs/security.md). The body's are the app's own
-# (`limits.RequestLimitsMiddleware`). A header block larger than this is refused by uvicorn (h11; httptools,
-# the parser used when installed, caps a header block at its own 80 KiB).
-MAX_HEADER_BYTES = 16 * 1024
+# Bounds uvicorn enforces before the app sees a request (docs/security.md). The body's and the headers' are the
+# app's own (`limits.RequestLimitsMiddleware`); h11 also stops reading a header block past the same bound.
 KEEP_ALIVE_SECONDS = 5
 # A WebSocket client sends one auth message, then nothing that is read.
 WS_MAX_MESSAGE_BYTES = 64 * 1024
@@ -82,6 +80,7 @@ WS_MAX_MESSAGE_BYTES = 64 * 1024
 def run(host: str, port: int, workers: int, reload: bool, settings: Settings) -> None:
     import uvicorn
 
+    from salesboost.api.limits import MAX_HEADER_BYTES
     from salesboost.config import PROJECT_ROOT
     from salesboost.observability.logs import logging_config
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from salesboost.assembly import create_backends
-from salesboost.config import Settings, load_settings
+from salesboost.config import Settings, get_settings, load_settings
 from salesboost.store.db import upgrade
 from salesboost.tools.base import ToolBackends
 
@@ -134,6 +134,16 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def settings(sqlite_url: str) -> Settings:
     """Settings on a fresh SQLite database, with fast retries."""
     return load_settings(database_url=sqlite_url, retry_base_delay=0.001)
+
+
+@pytest.fixture
+def database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite database as the configured one (`SALESBOOST_DATABASE_URL`), for what reads the settings
+    itself: the command line, `salesboost eval`."""
+    monkeypatch.setenv("SALESBOOST_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    yield sqlite_url
+    get_settings.cache_clear()
 
 
 @pytest.fixture

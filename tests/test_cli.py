@@ -7,7 +7,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,7 @@ runner = CliRunner()
 SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
 
 
-@pytest.fixture(autouse=True)
-def database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SALESBOOST_DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def test_db_upgrade() -> None:

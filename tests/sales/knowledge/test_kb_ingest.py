@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from salesboost.assembly import create_backends
 from salesboost.cli import app
-from salesboost.config import PROJECT_ROOT, get_settings, load_settings
+from salesboost.config import PROJECT_ROOT, load_settings
 from salesboost.sales.knowledge.chunking import (
     ParsedDocument,
     Section,
@@ -260,15 +259,7 @@ def test_demo_knowledge_has_markdown_text_and_pdf() -> None:
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_database(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SALESBOOST_DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    yield sqlite_url
-    get_settings.cache_clear()
-
-
-@pytest.mark.usefixtures("cli_database")
+@pytest.mark.usefixtures("database")
 def test_cli_ingest_and_stats(folder: Path) -> None:
     result = runner.invoke(app, ["kb", "ingest", str(folder), "--collection", "handbook"])
     assert result.exit_code == 0, result.output
@@ -280,7 +271,7 @@ def test_cli_ingest_and_stats(folder: Path) -> None:
     assert stats.stdout.splitlines()[1].split() == ["handbook", "3", "3"]
 
 
-@pytest.mark.usefixtures("cli_database")
+@pytest.mark.usefixtures("database")
 def test_cli_refuses_bad_arguments(tmp_path: Path) -> None:
     assert "knowledge base is empty" in runner.invoke(app, ["kb", "stats"]).stdout
     missing = runner.invoke(app, ["kb", "ingest", str(tmp_path / "absent")])

@@ -64,6 +64,11 @@ class BatchRequest(BaseModel):
     max_concurrent: Concurrency | None = Field(
         None, description="Calls run at once; default TOOL_PARALLEL_MAX_CONCURRENT."
     )
+    deadline_s: float | None = Field(
+        None, gt=0, le=3600,
+        description="Seconds the batch may take to start its calls: a call not started by then answers "
+        "TOOL_TIMEOUT without running.",
+    )
     caller_role: str | None = _IGNORED_ROLE
 
 

@@ -17,12 +17,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from redis.asyncio import Redis
+
 from salesboost.config import Settings, get_settings
 from salesboost.observability.audit import AuditWriter
 from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
 from salesboost.sales.sms.outbox import OutboxDispatcher
+from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
 from salesboost.store.db import create_engine, ensure_migrated, session_factory
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.cache import ToolCache
@@ -35,7 +38,7 @@ from salesboost.tools.ratelimit import RateLimiter
 from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder, TracingRecorder
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.retry import ToolRetryPolicy
-from salesboost.tools.selection import EpsilonGreedyBandit
+from salesboost.tools.selection import Bandit, BanditStore, build_policy
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -97,7 +100,7 @@ def executor_parts(
     metrics.watch_cache(cache)
     events = StatusEvents(EventBus(settings.event_queue_size), CallbackRunner(settings.callback_timeout))
     breakers = Breakers(settings.circuit_failure_threshold, settings.circuit_reset_seconds, clock)
-    bandit = EpsilonGreedyBandit(settings.bandit_epsilon)
+    bandit = build_bandit(settings)
     audit = None
     if settings.audit_enabled and backends.session_factory is not None:
         audit = AuditWriter(
@@ -133,6 +136,19 @@ def executor_parts(
         recorders=tuple(recorders),
         closers=(forget_cache, backends.aclose) if close_backends else (forget_cache,),
     )
+
+
+def build_bandit(settings: Settings) -> Bandit:
+    """The bandit behind `select_tool`: its statistics in Redis when `SALESBOOST_REDIS_URL` is set (shared by
+    every replica), else in this process."""
+    store: BanditStore = LocalBanditStore()
+    if settings.redis_url is not None:
+        store = RedisBanditStore(Redis.from_url(settings.redis_url), settings.bandit_redis_key)
+    policy = build_policy(
+        settings.bandit_policy, epsilon=settings.bandit_epsilon, alpha=settings.bandit_alpha,
+        explore=settings.bandit_explore,
+    )
+    return Bandit(policy, store, discount=settings.bandit_discount, latency_budget=settings.bandit_latency_budget)
 
 
 @dataclass(slots=True)

@@ -151,7 +151,12 @@ class BanditArm(BaseModel):
 
 class BanditStats(BaseModel):
     enabled: bool = Field(description="TOOL_BANDIT_ENABLED: whether select_tool uses the bandit.")
-    epsilon: float
+    policy: Literal["epsilon_greedy", "linucb"] = Field(description="SALESBOOST_BANDIT_POLICY.")
+    epsilon: float = Field(description="TOOL_BANDIT_EPSILON: epsilon-greedy's exploration rate.")
+    parameters: dict[str, float] = Field(
+        description="The policy's parameters (epsilon; or alpha, explore, discount) and the reward's latency budget."
+    )
+    store: Literal["memory", "redis"] = Field(description="Where the statistics live: this process, or Redis.")
     arms: dict[str, BanditArm]
 
 

@@ -308,11 +308,21 @@ async def cache_stats(
     return json_response(CacheStats.model_validate({**stats, "top_accessed": top}))
 
 
-@router.get("/bandit/stats", response_model=BanditStats, responses=_UNAUTHORIZED, summary="Bandit statistics")
+@router.get(
+    "/bandit/stats",
+    response_model=BanditStats,
+    responses={**_UNAUTHORIZED, 403: {"model": ErrorBody, "description": "`TOOL_FORBIDDEN`: not an admin key."}},
+    summary="Bandit statistics (admin)",
+)
 async def bandit_stats(request: Request, caller: Caller) -> Response:
+    if not caller.is_admin:
+        raise ApiError(403, codes.TOOL_FORBIDDEN, "only an admin key may read the bandit's statistics")
     executor = service_of(request).executor
-    stats = executor.bandit.get_statistics()
-    return json_response(BanditStats.model_validate({**stats, "enabled": executor.settings.bandit_enabled}))
+    settings = executor.settings
+    stats = await executor.bandit.statistics()
+    return json_response(BanditStats.model_validate({
+        **stats, "enabled": settings.bandit_enabled, "epsilon": settings.bandit_epsilon,
+    }))
 
 
 @router.get(

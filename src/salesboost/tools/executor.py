@@ -32,6 +32,7 @@ from salesboost.tools.parts import ExecutorParts
 from salesboost.tools.registry import RegisteredTool, ToolRegistry, composition_root
 from salesboost.tools.result import ToolResult, envelope
 from salesboost.tools.running import await_with_deadline, start
+from salesboost.tools.selection import SelectionContext, ToolChoice
 
 _perf = time.perf_counter
 
@@ -220,15 +221,24 @@ class ToolExecutor:
             new_id=lambda: f"{self._auto_id}{next(self._ids):x}", limit=limit, deadline_s=deadline_s,
         )
 
-    def select_tool(self, candidates: Sequence[str], caller_role: str) -> str:
-        """Pick one of the candidate tools this role may call: by the bandit when it is on, else the first."""
+    async def select_tool(
+        self,
+        candidates: Sequence[str],
+        caller_role: str,
+        context: SelectionContext | None = None,
+        tool_call_id: str | None = None,
+    ) -> ToolChoice:
+        """Pick one of the candidate tools this role may call: by the bandit when it is on (run the call with
+        the choice's `tool_call_id`: its outcome is the reward), else the first."""
         allowed = [
             c for c in candidates
             if (e := self.registry.lookup(c)) is not None and e.enabled and e.allows(caller_role)
         ]
         if not allowed:
             raise ToolPermissionError(f"role {caller_role!r} may call none of {list(candidates)}")
-        return self.bandit.select(allowed) if self.settings.bandit_enabled else allowed[0]
+        if self.settings.bandit_enabled:
+            return await self.bandit.select(allowed, caller_role, context, tool_call_id)
+        return ToolChoice(allowed[0], tool_call_id or f"{self._auto_id}{next(self._ids):x}", 1.0, "first")
 
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`

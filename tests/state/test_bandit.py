@@ -13,9 +13,11 @@ import pytest
 from redis.asyncio import Redis
 
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
-from salesboost.tools.selection import SelectionContext, features
+from salesboost.tools.selection import ContextEncoder, SelectionContext
 
 pytestmark = pytest.mark.redis
+
+features = ContextEncoder(["coach", "sdr"], ["discovery", "closing"]).features
 
 
 @pytest.fixture

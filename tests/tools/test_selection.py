@@ -12,7 +12,7 @@ import pytest
 from salesboost.tools.base import Tool, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError, ToolPermissionError
 from salesboost.tools.executor import ToolExecutor
-from salesboost.tools.selection import SelectionContext, features, reward
+from salesboost.tools.selection import ContextEncoder, SelectionContext, reward
 from sample_tools import EVERYONE
 
 Stage = Literal["discovery", "closing"]
@@ -92,15 +92,16 @@ def test_the_reward_is_success_less_a_bounded_latency_penalty() -> None:
 
 
 def test_the_context_vector() -> None:
+    features = ContextEncoder(["admin", "coach"], ["discovery", "closing"]).features
     small = features("coach", SelectionContext(stage="closing", payload_size=10), hour=6)
     big = features("coach", SelectionContext(stage="closing", payload_size=10**7), hour=18)
-    assert small[0] == 1.0
-    assert small.sum() > 2  # bias, role and stage each set
+    assert len(small) == 1 + 2 + 2 + 3
+    assert small[:5].tolist() == [1.0, 0.0, 1.0, 0.0, 1.0]  # bias, coach, closing
     assert small[-1] < big[-1] == 1.0
     assert small[-3] == pytest.approx(1.0)  # 06:00 is a quarter of the circle
     assert big[-3] == pytest.approx(-1.0)
-    other = features("coach", SelectionContext(stage="discovery"), hour=6)
-    assert not (small[:-1] == other[:-1]).all()  # the stage changes the vector
+    unknown = features("evaluator", SelectionContext(stage="won"), hour=6)
+    assert unknown[:5].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # an unknown role or stage sets no bit
 
 
 async def test_linucb_learns_which_tool_fits_which_stage(make_executor: Any) -> None:
@@ -147,5 +148,6 @@ async def test_each_rewarded_decision_is_logged_with_its_propensity(
     assert logged["propensity"] in (0.9, 0.1)
     assert logged["propensity"] == pytest.approx(choice.propensity)
     assert logged["reward"] == pytest.approx(reward(logged["ok"], logged["latency_ms"] / 1000, 2.0), abs=1e-5)
-    assert len(logged["context"]) == len(features("coach", SelectionContext(), 9))
+    assert len(logged["context"]) == ex.bandit.encoder.dimension
+    assert logged["context"][ex.bandit.encoder.stages["closing"]] == 1.0
     assert json.loads(caplog.records[-1].getMessage().removeprefix("bandit decision ")) == logged

@@ -3,7 +3,9 @@
 Both apply the same update (`BanditStore.update`): the in-process store with numpy, the Redis store in one Lua
 script, so that an update is atomic however many executors share the hash. The Redis layout, one hash at
 `TOOL_BANDIT_REDIS_KEY`: `<tool>|pulls` and `<tool>|reward` (floats, `HINCRBYFLOAT`), `<tool>|A` and
-`<tool>|b` (LinUCB's matrix and vector as JSON arrays, row-major; Lua's cjson keeps 14 significant digits).
+`<tool>|b` (LinUCB's matrix and vector as JSON arrays, row-major; Lua's cjson keeps 14 significant digits). An
+arm whose `a` and `b` have another dimension than the update's context (the configured roles changed) starts
+again from the prior.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from typing import Any
 import numpy as np
 from redis.asyncio import Redis
 
-from salesboost.tools.selection import DIMENSION, ArmStats, Vector
+from salesboost.tools.selection import ArmStats, Vector
 
 
-def _discounted(arm: ArmStats, discount: float) -> tuple[Vector, Vector]:
-    a = np.identity(DIMENSION) if arm.a is None else arm.a
-    b = np.zeros(DIMENSION) if arm.b is None else arm.b
+def _discounted(arm: ArmStats, discount: float, d: int) -> tuple[Vector, Vector]:
+    """The arm's `a` and `b` discounted; the prior (identity, zeros) when it has none of dimension `d`."""
+    if arm.a is None or arm.b is None or arm.b.shape != (d,):
+        a, b = np.identity(d), np.zeros(d)
+    else:
+        a, b = arm.a, arm.b
     if discount < 1.0:
-        a = discount * a + (1.0 - discount) * np.identity(DIMENSION)
+        a = discount * a + (1.0 - discount) * np.identity(d)
         b = discount * b
     return a, b
 
@@ -48,7 +53,7 @@ class LocalBanditStore:
             return
         for name in dict.fromkeys((*candidates, arm)):
             other = self._arms.setdefault(name, ArmStats())
-            other.a, other.b = _discounted(other, discount)
+            other.a, other.b = _discounted(other, discount, len(x))
         stats.a = stats.a + np.outer(x, x)  # type: ignore[operator]
         stats.b = stats.b + reward * x  # type: ignore[operator]
 
@@ -119,7 +124,8 @@ class RedisBanditStore:
         self, arm: str, reward: float, x: Vector | None, candidates: Sequence[str], discount: float
     ) -> None:
         encoded = "" if x is None else json.dumps(x.tolist())
-        args: list[str | int] = [arm, repr(float(reward)), repr(float(discount)), DIMENSION, encoded, arm, *candidates]
+        d = 0 if x is None else len(x)
+        args: list[str | int] = [arm, repr(float(reward)), repr(float(discount)), d, encoded, arm, *candidates]
         await self._update(keys=[self.key], args=args)
 
     async def snapshot(self) -> dict[str, ArmStats]:
@@ -139,6 +145,7 @@ def _arm(values: Sequence[Any]) -> ArmStats:
     arm = ArmStats(float(pulls or 0), float(total or 0))
     if a is not None and b is not None:
         matrix, vector = np.array(json.loads(a), dtype=np.float64), np.array(json.loads(b), dtype=np.float64)
-        if matrix.size == DIMENSION * DIMENSION and vector.size == DIMENSION:  # else: another dimension, reset
-            arm.a, arm.b = matrix.reshape(DIMENSION, DIMENSION), vector
+        d = vector.size
+        if matrix.size == d * d:
+            arm.a, arm.b = matrix.reshape(d, d), vector
     return arm

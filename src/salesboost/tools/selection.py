@@ -6,7 +6,7 @@ of such a *selectable* call, to the statistics store as a reward. Two policies, 
 
 - `epsilon_greedy` (the default, as before): with probability `TOOL_BANDIT_EPSILON` a uniformly random
   candidate, else the best mean reward so far (a candidate never tried first).
-- `linucb`: a linear model of the reward per tool over a small context vector (`features`: caller role, sales
+- `linucb`: a linear model of the reward per tool over a small context vector (`ContextEncoder`: caller role, sales
   stage, hour of day, payload size), disjoint LinUCB with ridge prior 1; it picks the highest upper confidence
   bound `theta.x + alpha * sqrt(x' A^-1 x)`, and a share `SALESBOOST_BANDIT_EXPLORE` of picks is uniform so
   that every candidate keeps a known, non-zero propensity. Its statistics are discounted by
@@ -28,7 +28,6 @@ import math
 import os
 import random
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -44,10 +43,6 @@ log = logging.getLogger(__name__)
 
 Vector = npt.NDArray[np.float64]
 
-ROLE_BUCKETS = 8
-STAGE_BUCKETS = 8
-# bias, role (one-hot, hashed), stage (one-hot, hashed), hour (sin, cos), log payload size
-DIMENSION = 1 + ROLE_BUCKETS + STAGE_BUCKETS + 2 + 1
 # A success loses at most this much for its latency, so a slow success (1 - 0.5) still beats any failure (<= 0).
 LATENCY_WEIGHT = 0.5
 PENDING_MAX = 10_000  # choices remembered until their call is recorded; the oldest are forgotten beyond
@@ -63,22 +58,27 @@ class SelectionContext:
     payload_size: int = 0
 
 
-def _bucket(text: str, buckets: int) -> int:
-    return zlib.crc32(text.encode()) % buckets  # stable across processes, unlike hash()
+class ContextEncoder:
+    """The context vector over the configured roles and the known sales stages: a bias, the role one-hot, the
+    stage one-hot (an unknown role or stage, or none, sets no bit), the UTC hour on the circle (sin, cos), and
+    log2 of the payload size scaled to [0, 1] (1 MiB and more: 1)."""
 
+    def __init__(self, roles: Sequence[str], stages: Sequence[str]) -> None:
+        self.roles = {role: 1 + i for i, role in enumerate(roles)}
+        self.stages = {stage: 1 + len(roles) + i for i, stage in enumerate(stages)}
+        self.dimension = 1 + len(roles) + len(stages) + 3
 
-def features(role: str, context: SelectionContext, hour: int) -> Vector:
-    """The context vector: a bias, the role and the stage one-hot in hashed buckets (two roles or stages that
-    share a bucket share a coefficient), the hour on the circle, and log2 of the payload size scaled to [0, 1]."""
-    x = np.zeros(DIMENSION)
-    x[0] = 1.0
-    x[1 + _bucket(role, ROLE_BUCKETS)] = 1.0
-    if context.stage:
-        x[1 + ROLE_BUCKETS + _bucket(context.stage, STAGE_BUCKETS)] = 1.0
-    angle = 2 * math.pi * (hour % 24) / 24
-    x[-3], x[-2] = math.sin(angle), math.cos(angle)
-    x[-1] = min(math.log2(1 + max(context.payload_size, 0)) / 20, 1.0)  # 1 MiB and more: 1
-    return x
+    def features(self, role: str, context: SelectionContext, hour: int) -> Vector:
+        x = np.zeros(self.dimension)
+        x[0] = 1.0
+        if (at := self.roles.get(role)) is not None:
+            x[at] = 1.0
+        if context.stage is not None and (at := self.stages.get(context.stage)) is not None:
+            x[at] = 1.0
+        angle = 2 * math.pi * (hour % 24) / 24
+        x[-3], x[-2] = math.sin(angle), math.cos(angle)
+        x[-1] = min(math.log2(1 + max(context.payload_size, 0)) / 20, 1.0)
+        return x
 
 
 def reward(ok: bool, latency_s: float, budget_s: float) -> float:
@@ -166,7 +166,7 @@ class LinUCB:
         best, best_score = candidates[0], -math.inf
         for name in candidates:
             arm = stats[name]
-            if arm.a is None or arm.b is None:  # the prior: theta 0, A^-1 = I
+            if arm.a is None or arm.b is None or arm.b.shape != x.shape:  # the prior: theta 0, A^-1 = I
                 score = self.alpha * float(np.sqrt(x @ x))
             else:
                 a_inv_x = np.linalg.solve(arm.a, x)
@@ -177,7 +177,7 @@ class LinUCB:
 
     def predict(self, arm: ArmStats, x: Vector) -> float:
         """The model's expected reward of this arm at `x` (0 under the prior)."""
-        if arm.a is None or arm.b is None:
+        if arm.a is None or arm.b is None or arm.b.shape != x.shape:
             return 0.0
         return float(arm.b @ np.linalg.solve(arm.a, x))
 
@@ -214,6 +214,7 @@ class Bandit:
         self,
         policy: Policy,
         store: BanditStore,
+        encoder: ContextEncoder,
         *,
         discount: float = 1.0,
         latency_budget: float = 2.0,
@@ -221,6 +222,7 @@ class Bandit:
     ) -> None:
         self.policy = policy
         self.store = store
+        self.encoder = encoder
         self.discount = discount
         self.latency_budget = latency_budget
         self._hour = hour or (lambda: time.gmtime().tm_hour)
@@ -239,7 +241,7 @@ class Bandit:
         if not candidates:
             raise ValueError("no candidates to choose from")
         context = context or SelectionContext()
-        x = features(role, context, self._hour() if context.hour is None else context.hour)
+        x = self.encoder.features(role, context, self._hour() if context.hour is None else context.hour)
         try:
             stats = await self.store.read(candidates)
         except Exception as exc:  # a store that cannot answer (Redis away) costs this choice its learning only

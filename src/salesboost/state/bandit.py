@@ -20,18 +20,6 @@ from redis.asyncio import Redis
 from salesboost.tools.selection import ArmStats, Vector
 
 
-def _discounted(arm: ArmStats, discount: float, d: int) -> tuple[Vector, Vector]:
-    """The arm's `a` and `b` discounted; the prior (identity, zeros) when it has none of dimension `d`."""
-    if arm.a is None or arm.b is None or arm.b.shape != (d,):
-        a, b = np.identity(d), np.zeros(d)
-    else:
-        a, b = arm.a, arm.b
-    if discount < 1.0:
-        a = discount * a + (1.0 - discount) * np.identity(d)
-        b = discount * b
-    return a, b
-
-
 class LocalBanditStore:
     """The statistics of one process (an executor without Redis)."""
 
@@ -51,11 +39,19 @@ class LocalBanditStore:
         stats.reward_sum += reward
         if x is None:
             return
+        d = len(x)
         for name in dict.fromkeys((*candidates, arm)):
             other = self._arms.setdefault(name, ArmStats())
-            other.a, other.b = _discounted(other, discount, len(x))
-        stats.a = stats.a + np.outer(x, x)  # type: ignore[operator]
-        stats.b = stats.b + reward * x  # type: ignore[operator]
+            if other.a is None or other.b is None or other.b.shape != (d,):  # the prior
+                other.a, other.b = np.identity(d), np.zeros(d)
+            if discount < 1.0:
+                other.a *= discount
+                other.a.flat[:: d + 1] += 1.0 - discount
+                other.b *= discount
+        assert stats.a is not None
+        assert stats.b is not None
+        stats.a += np.outer(x, x)
+        stats.b += reward * x
 
     async def snapshot(self) -> dict[str, ArmStats]:
         return dict(self._arms)

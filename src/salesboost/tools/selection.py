@@ -163,23 +163,23 @@ class LinUCB:
         self._rng = rng
 
     def choose(self, candidates: Sequence[str], stats: dict[str, ArmStats], x: Vector) -> tuple[str, float]:
-        best, best_score = candidates[0], -math.inf
-        for name in candidates:
-            arm = stats[name]
-            if arm.a is None or arm.b is None or arm.b.shape != x.shape:  # the prior: theta 0, A^-1 = I
-                score = self.alpha * float(np.sqrt(x @ x))
-            else:
-                a_inv_x = np.linalg.solve(arm.a, x)
-                score = float(arm.b @ a_inv_x) + self.alpha * math.sqrt(max(float(x @ a_inv_x), 0.0))
-            if score > best_score:
-                best, best_score = name, score
+        # Arms under the prior (theta 0, A^-1 = I) score alpha * |x|; the others are solved in one batch.
+        scores = np.full(len(candidates), self.alpha * math.sqrt(float(x @ x)))
+        known = [i for i, c in enumerate(candidates) if _fits(stats[c], x)]
+        if known:
+            a = np.stack([stats[candidates[i]].a for i in known])  # type: ignore[misc]
+            b = np.stack([stats[candidates[i]].b for i in known])  # type: ignore[misc]
+            a_inv_x = np.linalg.solve(a, np.broadcast_to(x, b.shape)[..., None])[..., 0]
+            width = np.sqrt(np.maximum(a_inv_x @ x, 0.0))
+            scores[known] = (b * a_inv_x).sum(axis=1) + self.alpha * width
+        best = candidates[int(np.argmax(scores))]
         return _explore_or(best, candidates, self.explore, self._rng)
 
-    def predict(self, arm: ArmStats, x: Vector) -> float:
-        """The model's expected reward of this arm at `x` (0 under the prior)."""
-        if arm.a is None or arm.b is None or arm.b.shape != x.shape:
-            return 0.0
-        return float(arm.b @ np.linalg.solve(arm.a, x))
+
+
+def _fits(arm: ArmStats, x: Vector) -> bool:
+    """Whether the arm has statistics of `x`'s dimension (else it is under the prior)."""
+    return arm.a is not None and arm.b is not None and arm.b.shape == x.shape
 
 
 def _explore_or(best: str, candidates: Sequence[str], share: float, rng: random.Random) -> tuple[str, float]:
@@ -263,6 +263,8 @@ class Bandit:
         earned = reward(call.error is None, call.elapsed, self.latency_budget)
         x = pending.x if self.policy.contextual else None
         self._update(self.store.update(call.name, earned, x, pending.candidates, self.discount))
+        if not log.isEnabledFor(logging.INFO):
+            return
         choice = pending.choice
         decision = {
             "tool_call_id": choice.tool_call_id, "policy": choice.policy, "role": pending.role,

@@ -120,14 +120,17 @@ async def test_linucb_learns_which_tool_fits_which_stage(make_executor: Any) -> 
 
 
 async def test_epsilon_greedy_cannot_tell_the_stages_apart(make_executor: Any) -> None:
-    """The contrast: one mean per tool, whatever the stage, so one of the stages always gets the wrong tool."""
+    """The contrast: one mean per tool, whatever the stage, so it does no better than a coin."""
     ex = with_specialists(make_executor, bandit_epsilon=0.0)
-    stages: list[Stage] = ["discovery", "closing"]
-    for i in range(40):
-        await chosen_and_run(ex, stages[i % 2])
+    stages: list[Stage] = ["discovery", "closing"] * 20
+    for stage in stages:
+        await chosen_and_run(ex, stage)
     await ex.bandit.flush()
-    picks = {await chosen_and_run(ex, "discovery"), await chosen_and_run(ex, "closing")}
-    assert len(picks) == 1
+    right = {"discovery": "opener", "closing": "closer"}
+    hits = [await chosen_and_run(ex, stage) == right[stage] for stage in stages[:10]]
+    # A hit raises the leader's mean, so it leads again in the other stage, where it misses: never two hits in a
+    # row, at most half. LinUCB (above) gets all ten.
+    assert sum(hits) <= 5
 
 
 async def test_each_rewarded_decision_is_logged_with_its_propensity(

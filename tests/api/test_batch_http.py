@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -57,6 +59,24 @@ async def test_calls_not_started_by_the_deadline_do_not_run(client: httpx.AsyncC
     # The write never ran: the same key runs it now, for the first time (attempts counts its runs).
     again = await client.post(BATCH, json={"calls": calls[1:2]}, headers=auth("coach"))
     assert again.json()["results"][0]["result"] == {"attempts": 1}
+
+
+async def test_fifty_reads_of_100_ms_five_at_a_time(client: httpx.AsyncClient) -> None:
+    """50 calls of a tool that blocks 100 ms in a worker thread, 5 at a time: ten rounds, against ten bare rounds
+    of five 100 ms sleeps measured side by side (the ideal, 1.0 s)."""
+    calls = [{"tool": "blocking", "payload": {"seconds": 0.1}, "tool_call_id": f"b{i}"} for i in range(50)]
+    start = time.perf_counter()
+    response = await client.post(BATCH, json={"calls": calls, "max_concurrent": 5}, headers=auth("coach"))
+    elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(10):
+        await asyncio.gather(*(asyncio.to_thread(time.sleep, 0.1) for _ in range(5)))
+    ideal = max(time.perf_counter() - start, 1.0)
+    print(f"HTTP 50 x 100 ms at 5: {elapsed:.3f} s; ideal {ideal:.3f} s; ratio {elapsed / ideal:.3f}")
+    body = response.json()
+    assert body["succeeded"] == 50
+    assert [r["tool_call_id"] for r in body["results"]] == [f"b{i}" for i in range(50)]
+    assert elapsed <= 1.15 * ideal
 
 
 @pytest.mark.parametrize("deadline", [0, -1, 3601, "1"])

@@ -146,9 +146,9 @@ async def test_a_call_that_fails_validation_is_no_barrier_and_stops_nothing(make
 
 async def test_calls_not_started_by_the_deadline_answer_timeout_without_running(make_executor: Any) -> None:
     executor, journal = with_naps(make_executor)
-    calls = [nap("a", 0.2), nap("b", 0.2), stamp("w"), nap("c", 0.0), nap("d", 0.0, tool_call_id=None)]
+    calls = [nap("a", 0.1), nap("b", 0.4), stamp("w"), nap("c", 0.0), nap("d", 0.0, tool_call_id=None)]
     results = await executor.execute_many(calls, "coach", max_concurrent=1, deadline_s=0.3)
-    assert [r.ok for r in results[:2]] == [True, True]  # a started at once, b at 0.2 s: both before 0.3 s
+    assert [r.ok for r in results[:2]] == [True, True]  # a started at once, b at 0.1 s: both before 0.3 s
     for r in results[2:]:
         assert r.error is not None
         assert r.error.code == "TOOL_TIMEOUT"

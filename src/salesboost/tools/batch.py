@@ -95,7 +95,9 @@ async def run_batch(
             await one(step[0])
         else:
             await asyncio.gather(*(one(i) for i in step))
-    return [r for r in results if r is not None]
+    answered = [r for r in results if r is not None]
+    assert len(answered) == len(specs)  # every step ran every one of its calls
+    return answered
 
 
 def _not_started(spec: Spec, caller_role: str, new_id: Callable[[], str], deadline_s: float | None) -> ToolResult:

@@ -218,7 +218,7 @@ class ToolExecutor:
 
         return await run_batch(
             list(calls), registry=self.registry, run=one, caller_role=caller_role,
-            new_id=lambda: f"{self._auto_id}{next(self._ids):x}", limit=limit, deadline_s=deadline_s,
+            new_id=self._new_id, limit=limit, deadline_s=deadline_s,
         )
 
     async def select_tool(
@@ -238,7 +238,11 @@ class ToolExecutor:
             raise ToolPermissionError(f"role {caller_role!r} may call none of {list(candidates)}")
         if self.settings.bandit_enabled:
             return await self.bandit.select(allowed, caller_role, context, tool_call_id)
-        return ToolChoice(allowed[0], tool_call_id or f"{self._auto_id}{next(self._ids):x}", 1.0, "first")
+        return ToolChoice(allowed[0], tool_call_id or self._new_id(), 1.0, "first")
+
+    def _new_id(self) -> str:
+        """A call id of this executor's (`execute` inlines the same for its hot path)."""
+        return f"{self._auto_id}{next(self._ids):x}"
 
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`

@@ -144,7 +144,9 @@ def build_bandit(settings: Settings, roles: Iterable[str]) -> Bandit:
     every replica), else in this process."""
     store: BanditStore = LocalBanditStore()
     if settings.redis_url is not None:
-        store = RedisBanditStore(Redis.from_url(settings.redis_url), settings.bandit_redis_key)
+        # A Redis that stops answering delays a choice by at most half a second, then it is made without statistics.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        store = RedisBanditStore(redis, settings.bandit_redis_key)
     policy = build_policy(
         settings.bandit_policy, epsilon=settings.bandit_epsilon, alpha=settings.bandit_alpha,
         explore=settings.bandit_explore,

@@ -15,8 +15,6 @@ from redis.asyncio import Redis
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
 from salesboost.tools.selection import ContextEncoder, SelectionContext
 
-pytestmark = pytest.mark.redis
-
 features = ContextEncoder(["coach", "sdr"], ["discovery", "closing"]).features
 
 
@@ -29,6 +27,7 @@ async def redis_key(redis_url: str) -> AsyncIterator[str]:
     await client.aclose()
 
 
+@pytest.mark.redis
 async def test_redis_applies_the_same_update_as_memory(redis_url: str, redis_key: str) -> None:
     local, shared = LocalBanditStore(), RedisBanditStore(Redis.from_url(redis_url), redis_key)
     rng = np.random.default_rng(7)
@@ -56,6 +55,7 @@ async def test_redis_applies_the_same_update_as_memory(redis_url: str, redis_key
         await shared.aclose()
 
 
+@pytest.mark.redis
 async def test_concurrent_updates_are_not_lost(redis_url: str, redis_key: str) -> None:
     stores = [RedisBanditStore(Redis.from_url(redis_url), redis_key) for _ in range(4)]
     x = features("coach", SelectionContext(), 12)
@@ -71,6 +71,7 @@ async def test_concurrent_updates_are_not_lost(redis_url: str, redis_key: str) -
             await s.aclose()
 
 
+@pytest.mark.redis
 async def test_two_executors_share_their_statistics(make_executor: Any, redis_url: str, redis_key: str) -> None:
     settings = {"bandit_enabled": True, "bandit_epsilon": 0.0, "redis_url": redis_url, "bandit_redis_key": redis_key}
     one, two = make_executor(**settings), make_executor(**settings)
@@ -89,3 +90,14 @@ async def test_two_executors_share_their_statistics(make_executor: Any, redis_ur
     assert stats["store"] == "redis"
     assert {name: arm["pulls"] for name, arm in stats["arms"].items()} == {"lookup": 1, "echo": 1}
     assert stats == await two.bandit.statistics()
+
+
+async def test_an_unreachable_redis_costs_the_learning_not_the_calls(make_executor: Any) -> None:
+    ex = make_executor(bandit_enabled=True, redis_url="redis://127.0.0.1:1/0")
+    choice = await ex.select_tool(["lookup", "echo"], "coach")
+    assert choice.tool == "lookup"  # chosen without statistics: untried first
+    result = await ex.execute("lookup", {"key": "known"}, "coach", tool_call_id=choice.tool_call_id)
+    assert result.ok
+    await ex.bandit.flush()  # the update failed, logged, and nothing raised
+    stats = await ex.bandit.statistics()
+    assert (stats["store"], stats["available"], stats["arms"]) == ("redis", False, {})

@@ -157,6 +157,7 @@ class BanditStats(BaseModel):
         description="The policy's parameters (epsilon; or alpha, explore, discount) and the reward's latency budget."
     )
     store: Literal["memory", "redis"] = Field(description="Where the statistics live: this process, or Redis.")
+    available: bool = Field(description="Whether the store answered (Redis unreachable: false, and no arms).")
     arms: dict[str, BanditArm]
 
 

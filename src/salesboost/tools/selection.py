@@ -297,8 +297,13 @@ class Bandit:
             await asyncio.gather(*self._updates, return_exceptions=True)
 
     async def statistics(self) -> dict[str, Any]:
-        """The policy, its parameters, and each arm's pulls and mean reward."""
-        arms = await self.store.snapshot()
+        """The policy, its parameters, and each arm's pulls and mean reward (none, and `available` false, when
+        the store cannot answer)."""
+        try:
+            arms, available = await self.store.snapshot(), True
+        except Exception as exc:
+            log.warning("bandit statistics unavailable: %r", exc)
+            arms, available = {}, False
         parameters = (
             {"epsilon": self.policy.epsilon} if isinstance(self.policy, EpsilonGreedy)
             else {"alpha": self.policy.alpha, "explore": self.policy.explore, "discount": self.discount}
@@ -307,6 +312,7 @@ class Bandit:
         return {
             "policy": self.policy.name,
             "store": self.store.kind,
+            "available": available,
             "parameters": {**parameters, "latency_budget_s": self.latency_budget},
             "arms": {
                 name: {"pulls": int(arm.pulls), "mean_reward": arm.mean_reward} for name, arm in sorted(arms.items())

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+
+from redis.asyncio import Redis
 
 from salesboost.config import Settings, get_settings
 from salesboost.observability.audit import AuditWriter
@@ -23,6 +25,8 @@ from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
 from salesboost.sales.sms.outbox import OutboxDispatcher
+from salesboost.sales.stage.model import Stage
+from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
 from salesboost.store.db import create_engine, ensure_migrated, session_factory
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.cache import ToolCache
@@ -35,7 +39,7 @@ from salesboost.tools.ratelimit import RateLimiter
 from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder, TracingRecorder
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.retry import ToolRetryPolicy
-from salesboost.tools.selection import EpsilonGreedyBandit
+from salesboost.tools.selection import Bandit, BanditStore, ContextEncoder, build_policy
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -97,7 +101,7 @@ def executor_parts(
     metrics.watch_cache(cache)
     events = StatusEvents(EventBus(settings.event_queue_size), CallbackRunner(settings.callback_timeout))
     breakers = Breakers(settings.circuit_failure_threshold, settings.circuit_reset_seconds, clock)
-    bandit = EpsilonGreedyBandit(settings.bandit_epsilon)
+    bandit = build_bandit(settings, registry.roles)
     audit = None
     if settings.audit_enabled and backends.session_factory is not None:
         audit = AuditWriter(
@@ -132,6 +136,24 @@ def executor_parts(
         audit=audit,
         recorders=tuple(recorders),
         closers=(forget_cache, backends.aclose) if close_backends else (forget_cache,),
+    )
+
+
+def build_bandit(settings: Settings, roles: Iterable[str]) -> Bandit:
+    """The bandit behind `select_tool`: its statistics in Redis when `SALESBOOST_REDIS_URL` is set (shared by
+    every replica), else in this process."""
+    store: BanditStore = LocalBanditStore()
+    if settings.redis_url is not None:
+        # A Redis that stops answering delays a choice by at most half a second, then it is made without statistics.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        store = RedisBanditStore(redis, settings.bandit_redis_key)
+    policy = build_policy(
+        settings.bandit_policy, epsilon=settings.bandit_epsilon, alpha=settings.bandit_alpha,
+        explore=settings.bandit_explore,
+    )
+    encoder = ContextEncoder(sorted(roles), get_args(Stage))
+    return Bandit(
+        policy, store, encoder, discount=settings.bandit_discount, latency_budget=settings.bandit_latency_budget
     )
 
 

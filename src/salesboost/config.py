@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         5, ge=1, validation_alias=_env("SALESBOOST_CIRCUIT_FAILURE_THRESHOLD")
     )
     circuit_reset_seconds: float = Field(30.0, gt=0, validation_alias=_env("SALESBOOST_CIRCUIT_RESET_SECONDS"))
+    # The bandit behind select_tool (docs/bandit.md).
+    bandit_policy: Literal["epsilon_greedy", "linucb"] = Field(
+        "epsilon_greedy", validation_alias=_env("SALESBOOST_BANDIT_POLICY")
+    )
+    bandit_alpha: float = Field(0.5, ge=0, le=10, validation_alias=_env("SALESBOOST_BANDIT_ALPHA"))
+    bandit_explore: float = Field(0.05, ge=0, le=1, validation_alias=_env("SALESBOOST_BANDIT_EXPLORE"))
+    bandit_discount: float = Field(0.999, gt=0, le=1, validation_alias=_env("SALESBOOST_BANDIT_DISCOUNT"))
+    bandit_latency_budget: float = Field(2.0, gt=0, validation_alias=_env("SALESBOOST_BANDIT_LATENCY_BUDGET"))
     sync_tool_threads: int = Field(8, ge=1, le=256, validation_alias=_env("SALESBOOST_SYNC_TOOL_THREADS"))
     callback_timeout: float = Field(1.0, gt=0, validation_alias=_env("SALESBOOST_CALLBACK_TIMEOUT"))
     event_queue_size: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_EVENT_QUEUE_SIZE"))

@@ -426,15 +426,6 @@ async def test_cache_stats_limit_is_validated(client: httpx.AsyncClient) -> None
     assert response.json()["error"]["code"] == "REQUEST_INVALID"
 
 
-async def test_bandit_stats(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/tools/bandit/stats", headers=auth("coach"))
-    assert response.status_code == 200
-    body = response.json()
-    assert body["enabled"] is False
-    assert body["epsilon"] == pytest.approx(0.1)
-    assert isinstance(body["arms"], dict)
-
-
 # --- batch --------------------------------------------------------------------------------------------------
 
 

@@ -414,15 +414,6 @@ async def test_bus_delivers_full_events_per_session(executor: ToolExecutor) -> N
     assert not executor.events.wants("s1")
 
 
-async def test_bandit_learns_from_outcomes(make_executor: Any) -> None:
-    ex = make_executor(bandit_enabled=True, bandit_epsilon=0.0)
-    await ex.execute("lookup", {"key": "missing"}, "coach")
-    await ex.execute("echo", {"text": "a"}, "coach")
-    assert ex.select_tool(["lookup", "echo"], "coach") == "echo"
-    assert ex.select_tool(["actions", "echo"], "npc") == "echo"  # npc may not call actions
-    assert ex.bandit.get_statistics()["arms"]["lookup"] == {"pulls": 1, "mean_reward": 0.0}
-
-
 async def test_a_database_crash_names_neither_its_sql_nor_its_values(sqlite_backends: Any) -> None:
     from sqlalchemy.exc import DBAPIError
 

@@ -64,6 +64,11 @@ class BatchRequest(BaseModel):
     max_concurrent: Concurrency | None = Field(
         None, description="Calls run at once; default TOOL_PARALLEL_MAX_CONCURRENT."
     )
+    deadline_s: float | None = Field(
+        None, gt=0, le=3600,
+        description="Seconds the batch may take to start its calls: a call not started by then answers "
+        "TOOL_TIMEOUT without running.",
+    )
     caller_role: str | None = _IGNORED_ROLE
 
 
@@ -146,7 +151,13 @@ class BanditArm(BaseModel):
 
 class BanditStats(BaseModel):
     enabled: bool = Field(description="TOOL_BANDIT_ENABLED: whether select_tool uses the bandit.")
-    epsilon: float
+    policy: Literal["epsilon_greedy", "linucb"] = Field(description="SALESBOOST_BANDIT_POLICY.")
+    epsilon: float = Field(description="TOOL_BANDIT_EPSILON: epsilon-greedy's exploration rate.")
+    parameters: dict[str, float] = Field(
+        description="The policy's parameters (epsilon; or alpha, explore, discount) and the reward's latency budget."
+    )
+    store: Literal["memory", "redis"] = Field(description="Where the statistics live: this process, or Redis.")
+    available: bool = Field(description="Whether the store answered (Redis unreachable: false, and no arms).")
     arms: dict[str, BanditArm]
 
 

@@ -221,8 +221,10 @@ async def execute(request: Request) -> Response:
     responses=BATCH_RESPONSES,
     openapi_extra={"security": SECURITY},
     summary="Run several tool calls in parallel",
-    description="Each call answers its own envelope, in order; the batch answers 200 when it ran. A "
-    "side-effecting call needs its own idempotency_key, else its envelope is IDEMPOTENCY_KEY_REQUIRED.",
+    description="Each call answers its own envelope, in order; the batch answers 200 when it ran. Reads run "
+    "concurrently; a side-effecting call is a barrier (the calls before it finish first, the calls after it start "
+    "after it). A side-effecting call needs its own idempotency_key, else its envelope is "
+    "IDEMPOTENCY_KEY_REQUIRED. With deadline_s, a call not started by then answers TOOL_TIMEOUT without running.",
 )
 async def execute_batch(request: Request) -> Response:
     caller = authenticate(request)
@@ -245,6 +247,7 @@ async def execute_batch(request: Request) -> Response:
         results = await svc.executor.execute_many(
             [call.model_dump(exclude_none=True) for call in body.calls], caller.role,
             max_concurrent=body.max_concurrent, session_id=body.session_id, caller_id=caller.id, claim=claim,
+            deadline_s=body.deadline_s,
         )
     finally:
         _release_audit_room(svc, calls)
@@ -305,11 +308,21 @@ async def cache_stats(
     return json_response(CacheStats.model_validate({**stats, "top_accessed": top}))
 
 
-@router.get("/bandit/stats", response_model=BanditStats, responses=_UNAUTHORIZED, summary="Bandit statistics")
+@router.get(
+    "/bandit/stats",
+    response_model=BanditStats,
+    responses={**_UNAUTHORIZED, 403: {"model": ErrorBody, "description": "`TOOL_FORBIDDEN`: not an admin key."}},
+    summary="Bandit statistics (admin)",
+)
 async def bandit_stats(request: Request, caller: Caller) -> Response:
+    if not caller.is_admin:
+        raise ApiError(403, codes.TOOL_FORBIDDEN, "only an admin key may read the bandit's statistics")
     executor = service_of(request).executor
-    stats = executor.bandit.get_statistics()
-    return json_response(BanditStats.model_validate({**stats, "enabled": executor.settings.bandit_enabled}))
+    settings = executor.settings
+    stats = await executor.bandit.statistics()
+    return json_response(BanditStats.model_validate({
+        **stats, "enabled": settings.bandit_enabled, "epsilon": settings.bandit_epsilon,
+    }))
 
 
 @router.get(

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from salesboost.tools.base import ToolContext
+from salesboost.tools.batch import run_batch, tool_of
 from salesboost.tools.cache import MISS, ToolCache
 from salesboost.tools.call import Call
 from salesboost.tools.errors import ToolPermissionError, error_info, input_error, is_transient
@@ -31,6 +32,7 @@ from salesboost.tools.parts import ExecutorParts
 from salesboost.tools.registry import RegisteredTool, ToolRegistry, composition_root
 from salesboost.tools.result import ToolResult, envelope
 from salesboost.tools.running import await_with_deadline, start
+from salesboost.tools.selection import SelectionContext, ToolChoice
 
 _perf = time.perf_counter
 
@@ -195,36 +197,52 @@ class ToolExecutor:
         session_id: str | None = None,
         caller_id: str | None = None,
         claim: Claim | None = None,
+        deadline_s: float | None = None,
     ) -> list[ToolResult]:
-        """Run calls (`{"tool", "payload", "tool_call_id"?, "idempotency_key"?}`) concurrently, in order.
+        """Run calls (`{"tool", "payload", "tool_call_id"?, "idempotency_key"?}`) by the batch rule
+        (`tools.batch`): reads concurrently, a write as a barrier; results in input order.
 
         At most `max_concurrent` at once (default `TOOL_PARALLEL_MAX_CONCURRENT`); one at a time when
-        `TOOL_PARALLEL_ENABLED` is false.
+        `TOOL_PARALLEL_ENABLED` is false. A call not started within `deadline_s` seconds answers `TOOL_TIMEOUT`
+        without running.
         """
         limit = max_concurrent or self.settings.parallel_max_concurrent
         if not self.settings.parallel_enabled:
             limit = 1
-        gate = asyncio.Semaphore(limit)
 
-        async def one(spec: Mapping[str, Any]) -> ToolResult:
-            async with gate:
-                return await self.execute(
-                    str(spec.get("tool", spec.get("name", ""))), spec.get("payload") or {}, caller_role,
-                    status_callback, spec.get("tool_call_id"), spec.get("idempotency_key"), session_id, caller_id,
-                    claim,
-                )
+        def one(spec: Mapping[str, Any]) -> Awaitable[ToolResult]:
+            return self.execute(
+                tool_of(spec), spec.get("payload") or {}, caller_role, status_callback, spec.get("tool_call_id"),
+                spec.get("idempotency_key"), session_id, caller_id, claim,
+            )
 
-        return list(await asyncio.gather(*(one(spec) for spec in calls)))
+        return await run_batch(
+            list(calls), registry=self.registry, run=one, caller_role=caller_role,
+            new_id=self._new_id, limit=limit, deadline_s=deadline_s,
+        )
 
-    def select_tool(self, candidates: Sequence[str], caller_role: str) -> str:
-        """Pick one of the candidate tools this role may call: by the bandit when it is on, else the first."""
+    async def select_tool(
+        self,
+        candidates: Sequence[str],
+        caller_role: str,
+        context: SelectionContext | None = None,
+        tool_call_id: str | None = None,
+    ) -> ToolChoice:
+        """Pick one of the candidate tools this role may call: by the bandit when it is on (run the call with
+        the choice's `tool_call_id`: its outcome is the reward), else the first."""
         allowed = [
             c for c in candidates
             if (e := self.registry.lookup(c)) is not None and e.enabled and e.allows(caller_role)
         ]
         if not allowed:
             raise ToolPermissionError(f"role {caller_role!r} may call none of {list(candidates)}")
-        return self.bandit.select(allowed) if self.settings.bandit_enabled else allowed[0]
+        if self.settings.bandit_enabled:
+            return await self.bandit.select(allowed, caller_role, context, tool_call_id)
+        return ToolChoice(allowed[0], tool_call_id or self._new_id(), 1.0, "first")
+
+    def _new_id(self) -> str:
+        """A call id of this executor's (`execute` inlines the same for its hot path)."""
+        return f"{self._auto_id}{next(self._ids):x}"
 
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`

@@ -14,7 +14,7 @@ from salesboost.tools.events import StatusEvents
 from salesboost.tools.ratelimit import RateLimiter
 from salesboost.tools.recorders import AuditSink, Recorder
 from salesboost.tools.retry import ToolRetryPolicy
-from salesboost.tools.selection import EpsilonGreedyBandit
+from salesboost.tools.selection import Bandit
 
 
 @dataclass(slots=True, kw_only=True)
@@ -26,15 +26,17 @@ class ExecutorParts:
     limiter: RateLimiter | None  # None: rate limits off (TOOL_RATE_LIMIT_ENABLED=false)
     breakers: Breakers
     retry: ToolRetryPolicy
-    bandit: EpsilonGreedyBandit
+    bandit: Bandit
     threads: ThreadPoolExecutor  # for blocking tools
     audit: AuditSink | None
     recorders: tuple[Recorder, ...]  # called in this order once a call's outcome is known
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # what else closing the executor closes
 
     async def aclose(self) -> None:
-        """Deliver pending callbacks, flush the audit trail, stop the threads, then the closers."""
+        """Deliver pending callbacks, flush the audit trail and the bandit's updates, stop the threads, then the
+        closers."""
         await self.events.callbacks.drain()
+        await self.bandit.aclose()
         if self.audit is not None:
             await self.audit.aclose()
         self.threads.shutdown(wait=False, cancel_futures=True)

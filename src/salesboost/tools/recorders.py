@@ -2,7 +2,7 @@
 
 The executor calls its recorders in one loop, in the order the composition root lists them (metrics,
 circuit, tracing when on, audit, bandit, events); approvals would join as one more recorder. The breakers, the
-bandit and the status events record themselves (`Breakers.record`, `EpsilonGreedyBandit.record`, `StatusEvents.record`).
+bandit and the status events record themselves (`Breakers.record`, `Bandit.record`, `StatusEvents.record`).
 """
 
 from __future__ import annotations

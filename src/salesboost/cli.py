@@ -289,10 +289,10 @@ app.add_typer(sms_app, name="sms")
 
 
 def _e164(phone: str) -> str:
-    from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
+    from salesboost.sales.sms.numbers import InvalidPhoneError, recipient_e164
 
     try:
-        return to_e164(phone, get_settings().phone_default_region)
+        return recipient_e164(phone, get_settings().phone_default_region)
     except InvalidPhoneError as exc:
         raise _fail(f"invalid phone {phone!r}: {exc}") from None
 

@@ -295,3 +295,44 @@ def test_an_unknown_timezone_is_refused_at_start_up() -> None:
 async def test_a_nul_in_the_message_is_bad_input_on_both_databases(executor: ToolExecutor) -> None:
     failed(await send(executor, {"phone": JOHN, "message": "Hi\x00there"}, key="nul-sms"), "TOOL_INPUT_INVALID")
     assert executor.circuit_state(SMS) == "closed"
+
+
+# --- the original example: `phone_number`, and the numbers reserved for fiction ------------------------------
+
+
+async def test_phone_number_is_the_field_and_phone_its_alias(executor: ToolExecutor) -> None:
+    by_name = ok(await send(executor, {"phone_number": "(415) 555-0101", "message": "One"}))["message"]
+    by_alias = ok(await send(executor, {"phone": "(415) 555-0101", "message": "Two"}))["message"]
+    assert by_name["phone"] == by_alias["phone"] == JOHN
+    both = await send(executor, {"phone_number": JOHN, "phone": JOHN, "message": "Three"})
+    assert "not both" in failed(both, "TOOL_INPUT_INVALID")
+    history = ok(await executor.execute(SMS, {"action": "history", "phone_number": JOHN}, "coach"))
+    assert history["count"] == 2
+    schema = executor.registry.get(SMS).tool.Input.model_json_schema()
+    assert "phone_number" in schema["properties"]
+    assert "phone" not in schema["properties"]
+
+
+@pytest.mark.parametrize("phone", ["+15550001000", "+1 555 123 4567", "+14155550100", "(212) 555-0199"])
+async def test_fictional_numbers_are_test_numbers_with_the_log_provider(executor: ToolExecutor, phone: str) -> None:
+    message = ok(await send(executor, {"phone_number": phone, "message": "Test"}))["message"]
+    assert message["test_number"] is True
+    assert message["status"] == "queued"
+
+
+async def test_a_real_number_is_no_test_number(executor: ToolExecutor) -> None:
+    message = ok(await send(executor, {"phone_number": "+14155551234", "message": "Hello"}))["message"]
+    assert message["test_number"] is False
+    # 555-0200 lies outside the reserved 0100-0199 block: phonenumbers decides, as for any other number.
+    outside = ok(await send(executor, {"phone_number": "+14155550200", "message": "Hi"}))["message"]
+    assert outside["test_number"] is False
+
+
+async def test_a_real_provider_refuses_fictional_numbers(backends: ToolBackends) -> None:
+    async with customer_executor(backends, sms_provider="http") as executor:
+        result = await send(executor, {"phone_number": "+15550001000", "message": "Test"})
+        assert "fictional" in failed(result, "SMS_INVALID_PHONE")
+        assert result.error is not None
+        assert result.error.details["reason"] == "fictional number"
+        failed(await send(executor, {"customer_id": "CUST001", "message": "Hi"}), "SMS_INVALID_PHONE")
+        assert ok(await send(executor, {"phone_number": "+14155551234", "message": "Hi"}))["sent_today"] == 1

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
 from salesboost.clock import as_utc
 from salesboost.config import Settings, SettingsError
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance.tool import ComplianceEngine
 from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
-from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of
+from salesboost.sales.sms.numbers import InvalidPhoneError, is_fictional, recipient_e164
 from salesboost.sales.sms.outreach import (
     SMS_DAILY_LIMIT,
     SMS_OPTED_OUT,
@@ -44,10 +44,14 @@ Action = Literal["send", "history", "campaign_stats"]
 
 class SmsInput(ToolInput):
     action: Action = Field("send", description="send (the default), history or campaign_stats.")
-    phone: StoredText | None = Field(
+    phone_number: StoredText | None = Field(
         None,
         max_length=40,
-        description="Recipient, international (+14155550123) or national in the default region; 40 characters.",
+        validation_alias=AliasChoices("phone_number", "phone"),
+        description=(
+            "Recipient, international (+14155550123) or national in the default region; 40 characters. "
+            "`phone` is accepted as another name for it."
+        ),
     )
     customer_id: CustomerId | None = Field(None, description="Or the customer to text (its phone on file).")
     message: StoredText | None = Field(
@@ -59,6 +63,13 @@ class SmsInput(ToolInput):
     )
     limit: int = Field(20, ge=1, le=100, description="For history: at most this many messages, newest first.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_phone_field(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("phone") is not None and data.get("phone_number") is not None:
+            raise ValueError("give the recipient as phone_number or as phone, not both")
+        return data
+
     @field_validator("message")
     @classmethod
     def _fits(cls, value: str | None) -> str | None:
@@ -68,8 +79,8 @@ class SmsInput(ToolInput):
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> SmsInput:
-        if self.action in ("send", "history") and self.phone is None and self.customer_id is None:
-            raise ValueError(f"action {self.action!r} needs phone or customer_id")
+        if self.action in ("send", "history") and self.phone_number is None and self.customer_id is None:
+            raise ValueError(f"action {self.action!r} needs phone_number or customer_id")
         if self.action == "send" and self.message is None:
             raise ValueError("action 'send' needs message")
         if self.action == "campaign_stats" and self.campaign is None:
@@ -86,6 +97,9 @@ class SmsView(BaseModel):
     encoding: str
     segments: int
     characters: int
+    test_number: bool = Field(
+        description="A reserved fictional number (NANP 555): accepted by the log provider only, it reaches nobody."
+    )
     status: str = Field(description="queued, sent, delivered or failed.")
     attempts: int
     last_error: str | None
@@ -98,6 +112,7 @@ class SmsView(BaseModel):
         return cls(
             message_id=row.id,
             phone=row.phone,
+            test_number=is_fictional(row.phone),
             customer_id=format_customer_id(row.customer_number) if row.customer_number is not None else None,
             campaign=row.campaign,
             body=row.body,
@@ -140,12 +155,13 @@ class SmsRules:
     default_region: str
     zone: ZoneInfo
     daily_limit: int
+    provider: str  # "log" texts nobody; any other reaches real phones
 
 
 class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
     name = "sms_outreach"
     description = (
-        "Text a customer. action=send (default) with phone or customer_id and message queues an SMS for "
+        "Text a customer. action=send (default) with phone_number or customer_id and message queues an SMS for "
         "delivery and returns its encoding (GSM-7 or UCS-2), segments and status; a number gets at most 5 "
         "texts per day, numbers that replied STOP are refused, and messages breaking the compliance rules "
         "are refused. Set campaign for marketing texts (they need opt-out wording such as 'Reply STOP to opt "
@@ -162,9 +178,10 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         IDEMPOTENCY_KEY_REUSED,
     )
     examples = (
+        {"phone_number": "+15550001000", "message": "Test"},
         {"action": "send", "customer_id": "CUST001", "message": "Hi John, does Tuesday 10am work for a demo?"},
-        {"action": "send", "phone": "+14155550101", "message": "Spring offer: 2 months free. Reply STOP to opt out.",
-         "campaign": "spring-2026"},
+        {"action": "send", "phone_number": "+14155550101",
+         "message": "Spring offer: 2 months free. Reply STOP to opt out.", "campaign": "spring-2026"},
         {"action": "history", "customer_id": "CUST001", "limit": 10},
         {"action": "campaign_stats", "campaign": "spring-2026"},
     )
@@ -184,6 +201,13 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         assert args.message is not None
         customer = await self._customer(args, ctx)
         phone = self._recipient(args, customer)
+        if is_fictional(phone) and self.rules.provider != "log":
+            raise ToolDomainError(
+                SMS_INVALID_PHONE,
+                f"cannot text {phone}: it is a fictional number (NANP 555, reserved for examples) and the "
+                f"{self.rules.provider!r} provider reaches real phones; use a real number",
+                details={"phone": phone, "reason": "fictional number"},
+            )
         verdict = self.compliance.check(
             args.message,
             channel="sms",
@@ -199,7 +223,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
                 details={"rules": rules, "violations": [v.model_dump() for v in verdict.violations]},
             )
         payload = args.model_dump(mode="json", exclude={"limit"})
-        payload["phone"] = phone
+        payload["phone_number"] = phone
         outgoing = Outgoing(
             phone=phone,
             body=args.message,
@@ -230,12 +254,12 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
                         CUSTOMER_NOT_FOUND, f"no customer {args.customer_id}", details={"customer_id": args.customer_id}
                     )
                 return customer
-            phone = self._parse(args.phone or "")
+            phone = self._parse(args.phone_number or "")
             return await find_by_phone(session, phone)
 
     def _recipient(self, args: SmsInput, customer: Customer | None) -> str:
-        if args.phone is not None:
-            return self._parse(args.phone)
+        if args.phone_number is not None:
+            return self._parse(args.phone_number)
         if customer is None or customer.phone is None:
             raise ToolDomainError(
                 SMS_INVALID_PHONE,
@@ -246,7 +270,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
 
     def _parse(self, raw: str) -> str:
         try:
-            return to_e164(raw, self.rules.default_region)
+            return recipient_e164(raw, self.rules.default_region)
         except InvalidPhoneError as exc:
             raise ToolDomainError(
                 SMS_INVALID_PHONE,
@@ -255,7 +279,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             ) from None
 
     async def _history(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
-        phone = self._parse(args.phone) if args.phone is not None else None
+        phone = self._parse(args.phone_number) if args.phone_number is not None else None
         number = customer_number(args.customer_id) if args.customer_id is not None and phone is None else None
         async with ctx.backends.sessions()() as session:
             rows = await history(session, phone=phone, customer_number=number, limit=args.limit)
@@ -290,7 +314,7 @@ def rules_from_settings(settings: Settings) -> SmsRules:
         zone = ZoneInfo(settings.sms_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"SALESBOOST_SMS_TIMEZONE={settings.sms_timezone!r}: not a known IANA time zone") from None
-    return SmsRules(settings.phone_default_region, zone, settings.sms_daily_limit)
+    return SmsRules(settings.phone_default_region, zone, settings.sms_daily_limit, settings.sms_provider)
 
 
 def build(backends: ToolBackends) -> SmsOutreachTool:

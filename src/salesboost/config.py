@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         3600.0, ge=0, le=86_400, validation_alias=_env("SALESBOOST_SMS_RETRY_MAX_DELAY")
     )
     sms_dispatcher_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_SMS_DISPATCHER_ENABLED"))
+    # --- SMS compliance (issue 13, docs/sms.md) --------------------------------------------------------
+    sms_quiet_hours_file: Path = Field(
+        DATA_DIR / "sms" / "quiet_hours.yaml", validation_alias=_env("SALESBOOST_SMS_QUIET_HOURS_FILE")
+    )
+    # Transactional texts (no campaign, not marketing) may go out at any hour; marketing never does.
+    sms_transactional_any_hour: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------
     stage_model_path: Path = Field(

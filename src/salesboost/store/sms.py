@@ -13,7 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from salesboost.store.base import Base
 
-SMS_STATUSES: tuple[str, ...] = ("queued", "sent", "delivered", "failed")
+# `scheduled`: held until `send_at` (quiet hours, or a send asked for later); then `queued` for the dispatcher.
+SMS_STATUSES: tuple[str, ...] = ("scheduled", "queued", "sent", "delivered", "failed")
 STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in SMS_STATUSES) + ")"
 
 
@@ -39,6 +40,7 @@ class SmsMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when a scheduled send is due
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -236,7 +236,7 @@ async def test_campaign_stats_come_from_the_outbox(executor: ToolExecutor, backe
     assert before["total_sent"] == 4
     assert before["unique_recipients"] == 3
     assert before["total_segments"] == 5
-    assert before["by_status"] == {"queued": 4, "sent": 0, "delivered": 0, "failed": 0}
+    assert before["by_status"] == {"scheduled": 0, "queued": 4, "sent": 0, "delivered": 0, "failed": 0}
     await dispatcher(backends).run_once()
     after = ok(await executor.execute(SMS, {"action": "campaign_stats", "campaign": "spring"}, "coach"))
     assert after["by_status"]["sent"] == 4

@@ -239,8 +239,11 @@ class OutboxDispatcher:
         await self.provider.aclose()
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
+        """Queued, or scheduled and its `send_at` (its `next_attempt_at`) has come."""
         return and_(
-            SmsMessage.status == "queued", SmsMessage.next_attempt_at <= now, SmsMessage.locked_until.is_(None)
+            SmsMessage.status.in_(("queued", "scheduled")),
+            SmsMessage.next_attempt_at <= now,
+            SmsMessage.locked_until.is_(None),
         )
 
     async def _settle_abandoned(self, report: DispatchReport) -> None:
@@ -281,7 +284,7 @@ class OutboxDispatcher:
             values: dict[str, Any] = (
                 {"status": "failed", "last_error": "the number opted out before delivery"}
                 if opted_out
-                else {"locked_until": now + self.lease, "attempts": SmsMessage.attempts + 1}
+                else {"status": "queued", "locked_until": now + self.lease, "attempts": SmsMessage.attempts + 1}
             )
             message: SmsMessage | None = await session.scalar(
                 update(SmsMessage)

@@ -43,6 +43,7 @@ class Outgoing:
     count: SegmentCount
     customer_number: int | None = None
     campaign: str | None = None
+    send_at: datetime | None = None  # later than now: held as `scheduled` until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,10 @@ async def accept(
     zone: ZoneInfo,
     daily_limit: int,
 ) -> Accepted:
-    """Queue the message, or replay the first one sent with its key; `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`."""
-    day = local_day(now, zone)
+    """Queue the message (or schedule it for `out.send_at`), or replay the first one sent with its key;
+    `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`. The daily limit counts the day it will be sent."""
+    due = out.send_at if out.send_at is not None and out.send_at > now else now
+    day = local_day(due, zone)
 
     async def queue(session: AsyncSession) -> tuple[Accepted, str]:
         await session.execute(_insert_ignore(session, out.phone, day))
@@ -106,12 +109,13 @@ async def accept(
             encoding=out.count.encoding,
             segments=out.count.segments,
             characters=out.count.characters,
-            status="queued",
+            status="queued" if due == now else "scheduled",
             attempts=0,
             local_day=day,
             created_at=now,
             updated_at=now,
-            next_attempt_at=now,
+            next_attempt_at=due,
+            send_at=None if due == now else due,
         )
         session.add(message)
         await session.flush()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from salesboost.clock import as_utc
 from salesboost.config import Settings, SettingsError
@@ -26,6 +26,7 @@ from salesboost.sales.sms.outreach import (
     campaign_stats,
     history,
 )
+from salesboost.sales.sms.quiet_hours import QuietHours, QuietHoursError
 from salesboost.sales.sms.segments import count_segments
 from salesboost.store.customers import Customer
 from salesboost.store.sms import SmsMessage
@@ -34,7 +35,10 @@ from salesboost.tools.errors import ToolDomainError
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
 SMS_COMPLIANCE_BLOCKED = "SMS_COMPLIANCE_BLOCKED"
+SMS_INVALID_SEND_AT = "SMS_INVALID_SEND_AT"
+SMS_NO_SENDING_WINDOW = "SMS_NO_SENDING_WINDOW"
 SEND_SCOPE = "sms_outreach.send"
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
 MAX_SEGMENTS = 10
 # The compliance pack knows the stages of a live conversation; won and lost deals are checked without one.
 _COMPLIANCE_STAGES = frozenset({"opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"})
@@ -60,6 +64,16 @@ class SmsInput(ToolInput):
     campaign: StoredText | None = Field(
         None, min_length=1, max_length=100,
         description="Campaign tag, at most 100 characters (marks a marketing text); required for campaign_stats.",
+    )
+    marketing: bool = Field(
+        False, description="For send: a marketing text (as any text with a campaign is); never sent in quiet hours."
+    )
+    send_at: AwareDatetime | None = Field(
+        None,
+        description=(
+            "For send: deliver at this moment (ISO 8601 with its offset), at most 35 days ahead; moved to the "
+            "next moment inside the recipient's sending hours when it falls outside them."
+        ),
     )
     limit: int = Field(20, ge=1, le=100, description="For history: at most this many messages, newest first.")
 
@@ -100,7 +114,8 @@ class SmsView(BaseModel):
     test_number: bool = Field(
         description="A reserved fictional number (NANP 555): accepted by the log provider only, it reaches nobody."
     )
-    status: str = Field(description="queued, sent, delivered or failed.")
+    status: str = Field(description="scheduled (held until send_at), queued, sent, delivered or failed.")
+    send_at: datetime | None = Field(description="When a scheduled message is delivered.")
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -120,6 +135,7 @@ class SmsView(BaseModel):
             segments=row.segments,
             characters=row.characters,
             status=row.status,
+            send_at=as_utc(row.send_at) if row.send_at else None,
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=as_utc(row.created_at),
@@ -156,6 +172,8 @@ class SmsRules:
     zone: ZoneInfo
     daily_limit: int
     provider: str  # "log" texts nobody; any other reaches real phones
+    quiet_hours: QuietHours
+    transactional_any_hour: bool
 
 
 class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
@@ -164,9 +182,11 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         "Text a customer. action=send (default) with phone_number or customer_id and message queues an SMS for "
         "delivery and returns its encoding (GSM-7 or UCS-2), segments and status; a number gets at most 5 "
         "texts per day, numbers that replied STOP are refused, and messages breaking the compliance rules "
-        "are refused. Set campaign for marketing texts (they need opt-out wording such as 'Reply STOP to opt "
-        "out'). action=history lists the texts sent to a phone or customer; action=campaign_stats counts a "
-        "campaign's texts by status."
+        "are refused. A text is only delivered from 8:00 to 21:00 in the recipient's local time (stricter in "
+        "some states): outside that it is scheduled (status scheduled, send_at), not refused; send_at schedules "
+        "one (at most 35 days ahead). Set campaign or marketing=true for marketing texts (they need opt-out "
+        "wording such as 'Reply STOP to opt out'). action=history lists the texts sent to a phone or customer; "
+        "action=campaign_stats counts a campaign's texts by status."
     )
     Input = SmsInput
     Output = SmsOutput
@@ -174,8 +194,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         read_only=False, action_field="action", write_actions=frozenset({"send"}), timeout=10.0, open_world=True
     )
     error_codes = (
-        SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, CUSTOMER_NOT_FOUND,
-        IDEMPOTENCY_KEY_REUSED,
+        SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, SMS_INVALID_SEND_AT,
+        SMS_NO_SENDING_WINDOW, CUSTOMER_NOT_FOUND, IDEMPOTENCY_KEY_REUSED,
     )
     examples = (
         {"phone_number": "+15550001000", "message": "Test"},
@@ -208,11 +228,14 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
                 f"{self.rules.provider!r} provider reaches real phones; use a real number",
                 details={"phone": phone, "reason": "fictional number"},
             )
+        marketing = args.campaign is not None or args.marketing
+        now = ctx.backends.clock()
+        send_at = self._send_at(args, phone, marketing, now)
         verdict = self.compliance.check(
             args.message,
             channel="sms",
             stage=customer.stage if customer is not None and customer.stage in _COMPLIANCE_STAGES else None,
-            marketing=args.campaign is not None,
+            marketing=marketing,
         )
         if verdict.risk_level == "BLOCK":
             rules = sorted({v.rule_id for v in verdict.violations})
@@ -230,9 +253,10 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             count=count_segments(args.message),
             customer_number=customer.number if customer is not None else None,
             campaign=args.campaign,
+            send_at=send_at,
         )
         accepted = await accept(
-            ctx.backends.sessions(), outgoing, claim_of(ctx, SEND_SCOPE, payload), ctx.backends.clock(),
+            ctx.backends.sessions(), outgoing, claim_of(ctx, SEND_SCOPE, payload), now,
             self.rules.zone, self.rules.daily_limit,
         )
         return SmsOutput(
@@ -243,6 +267,31 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             daily_limit=self.rules.daily_limit,
             compliance_warnings=sorted({v.rule_id for v in verdict.violations}),
         )
+
+    def _send_at(self, args: SmsInput, phone: str, marketing: bool, now: datetime) -> datetime:
+        """When the text may go out: the asked moment (or now), moved past the recipient's quiet hours. A test
+        number reaches nobody, and a transactional text may be exempt (SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR)."""
+        asked = now if args.send_at is None else args.send_at.astimezone(UTC)
+        if asked < now or asked > now + MAX_SCHEDULE_AHEAD:
+            raise ToolDomainError(
+                SMS_INVALID_SEND_AT,
+                f"send_at {asked.isoformat()} is not between now ({now.isoformat()}) and "
+                f"{MAX_SCHEDULE_AHEAD.days} days ahead; omit it to send now",
+                details={"send_at": asked.isoformat(), "now": now.isoformat()},
+            )
+        if is_fictional(phone) or (not marketing and self.rules.transactional_any_hour):
+            return asked
+        recipient = self.rules.quiet_hours.recipient(phone)
+        allowed = self.rules.quiet_hours.next_allowed(recipient, asked)
+        if allowed is None:
+            zones = ", ".join(z.key for z in recipient.zones)
+            raise ToolDomainError(
+                SMS_NO_SENDING_WINDOW,
+                f"{phone} maps to the time zones {zones}, whose sending hours ({recipient.week.name}) never overlap; "
+                "text it by customer_id once its time zone is known, or call instead",
+                details={"phone": phone, "zones": [z.key for z in recipient.zones], "hours": recipient.week.name},
+            )
+        return allowed
 
     async def _customer(self, args: SmsInput, ctx: ToolContext) -> Customer | None:
         """The customer named by id, or else the one whose phone this is (so history by customer finds it)."""
@@ -314,7 +363,14 @@ def rules_from_settings(settings: Settings) -> SmsRules:
         zone = ZoneInfo(settings.sms_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"SALESBOOST_SMS_TIMEZONE={settings.sms_timezone!r}: not a known IANA time zone") from None
-    return SmsRules(settings.phone_default_region, zone, settings.sms_daily_limit, settings.sms_provider)
+    try:
+        quiet_hours = QuietHours.load(settings.sms_quiet_hours_file, zone)
+    except QuietHoursError as exc:
+        raise SettingsError(f"SALESBOOST_SMS_QUIET_HOURS_FILE: {exc}") from None
+    return SmsRules(
+        settings.phone_default_region, zone, settings.sms_daily_limit, settings.sms_provider, quiet_hours,
+        settings.sms_transactional_any_hour,
+    )
 
 
 def build(backends: ToolBackends) -> SmsOutreachTool:

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         DATA_DIR / "sms" / "quiet_hours.yaml", validation_alias=_env("SALESBOOST_SMS_QUIET_HOURS_FILE")
     )
     # Transactional texts (no campaign, not marketing) may go out at any hour; marketing never does.
+    sms_consents_file: Path = Field(
+        DATA_DIR / "demo" / "sms_consents.yaml", validation_alias=_env("SALESBOOST_SMS_CONSENTS_FILE")
+    )
+    sms_replies_file: Path = Field(
+        DATA_DIR / "sms" / "replies.yaml", validation_alias=_env("SALESBOOST_SMS_REPLIES_FILE")
+    )
     sms_transactional_any_hour: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------

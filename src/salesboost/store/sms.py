@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesboost.store.base import Base
@@ -27,6 +27,8 @@ class SmsMessage(Base):
         Integer, ForeignKey("customers.number", ondelete="SET NULL")
     )
     campaign: Mapped[str | None] = mapped_column(String(100))
+    # A marketing text (a campaign, or marked so): needs written consent when queued and again when delivered.
+    marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(String(8))
     segments: Mapped[int] = mapped_column(Integer)
@@ -76,3 +78,29 @@ class SmsOptOut(Base):
     opted_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(20))
     keyword: Mapped[str | None] = mapped_column(String(20))
+
+
+CONSENT_SCOPES: tuple[str, ...] = ("marketing", "transactional")
+
+
+class SmsConsent(Base):
+    """The consent ledger: one row per consent given, never deleted; a revocation stamps `revoked_at`.
+
+    `written` is prior express written consent (the TCPA's bar for marketing texts); `source` says where the
+    consent was captured (a web form, a signed order, `demo seed`, ...)."""
+
+    __tablename__ = "sms_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))
+    written: Mapped[bool] = mapped_column(Boolean)
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("scope IN (" + ", ".join(f"'{s}'" for s in CONSENT_SCOPES) + ")", name="scope"),
+        Index("ix_sms_consents_phone_scope", "phone", "scope"),
+    )

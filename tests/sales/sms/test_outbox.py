@@ -21,6 +21,7 @@ from harness import ok
 
 from salesboost.clock import as_utc
 from salesboost.config import load_settings
+from salesboost.sales.sms.inbound import opt_out
 from salesboost.sales.sms.outbox import (
     HttpProvider,
     LogProvider,
@@ -28,7 +29,6 @@ from salesboost.sales.sms.outbox import (
     provider_from_settings,
     record_delivery_status,
 )
-from salesboost.sales.sms.outreach import opt_out
 from salesboost.store.sms import SmsMessage
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor

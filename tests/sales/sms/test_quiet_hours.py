@@ -12,6 +12,7 @@ from customer_harness import customer_executor
 from harness import failed, ok
 
 from salesboost.config import SettingsError, load_settings
+from salesboost.sales.sms.consent import record_consent
 from salesboost.sales.sms.outbox import LogProvider, OutboxDispatcher
 from salesboost.sales.sms.tool import rules_from_settings
 from salesboost.tools.base import ToolBackends
@@ -126,6 +127,7 @@ async def test_35_days_ahead_is_allowed(executor: ToolExecutor) -> None:
 async def test_transactional_texts_may_be_exempt_marketing_never(backends: ToolBackends) -> None:
     backends.clock = lambda: TUESDAY  # 05:30 in San Francisco
     async with customer_executor(backends, sms_transactional_any_hour=True) as executor:
+        await record_consent(backends.sessions(), "+14155551234", "marketing", "web form", True, TUESDAY)
         assert ok(await send(executor, "+14155551234"))["message"]["status"] == "queued"
         offer = {"message": "Spring offer. Reply STOP to opt out."}
         assert ok(await send(executor, "+14155551234", **offer, marketing=True))["message"]["status"] == "scheduled"

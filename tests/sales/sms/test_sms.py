@@ -11,8 +11,8 @@ from customer_harness import customer_executor
 from fake_sms_api import ACCOUNT, TOKEN, running_fake_api
 from harness import failed, ok
 
+from salesboost.sales.sms.inbound import Replies, handle_inbound, opt_in, opt_out
 from salesboost.sales.sms.outbox import HttpProvider, LogProvider, OutboxDispatcher
-from salesboost.sales.sms.outreach import handle_inbound, opt_in, opt_out
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
@@ -182,13 +182,14 @@ async def test_a_key_reused_for_another_message_is_refused(executor: ToolExecuto
 
 async def test_opted_out_numbers_are_refused_until_start(executor: ToolExecutor, backends: ToolBackends) -> None:
     sessions, now = backends.sessions(), datetime.now(UTC)
-    assert await handle_inbound(sessions, JOHN, " stop ", now) == "opted_out"
+    replies = Replies.load(backends.settings.sms_replies_file)
+    assert (await handle_inbound(sessions, JOHN, " stop ", now, replies)).outcome == "opted_out"
     result = await send(executor, {"customer_id": "CUST001", "message": "Hello?"})
     assert "STOP" in failed(result, "SMS_OPTED_OUT")
     assert await opt_out(sessions, JOHN, now, source="cli") is False  # already out
-    assert await handle_inbound(sessions, JOHN, "What is this about?", now) == "ignored"
+    assert (await handle_inbound(sessions, JOHN, "What is this about?", now, replies)).outcome == "ignored"
     failed(await send(executor, {"phone": JOHN, "message": "Hello?"}), "SMS_OPTED_OUT")
-    assert await handle_inbound(sessions, JOHN, "START", now) == "opted_in"
+    assert (await handle_inbound(sessions, JOHN, "START", now, replies)).outcome == "opted_in"
     assert ok(await send(executor, {"phone": JOHN, "message": "Welcome back"}))["sent_today"] == 1
     assert await opt_in(sessions, JOHN) is False
 

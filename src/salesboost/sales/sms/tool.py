@@ -17,6 +17,7 @@ from salesboost.sales.compliance.tool import ComplianceEngine
 from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
 from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of
+from salesboost.sales.sms.consent import SMS_NO_CONSENT
 from salesboost.sales.sms.numbers import InvalidPhoneError, is_fictional, recipient_e164
 from salesboost.sales.sms.outreach import (
     SMS_DAILY_LIMIT,
@@ -185,7 +186,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         "are refused. A text is only delivered from 8:00 to 21:00 in the recipient's local time (stricter in "
         "some states): outside that it is scheduled (status scheduled, send_at), not refused; send_at schedules "
         "one (at most 35 days ahead). Set campaign or marketing=true for marketing texts (they need opt-out "
-        "wording such as 'Reply STOP to opt out'). action=history lists the texts sent to a phone or customer; "
+        "wording such as 'Reply STOP to opt out') and the recipient's written consent on record (else "
+        "SMS_NO_CONSENT). action=history lists the texts sent to a phone or customer; "
         "action=campaign_stats counts a campaign's texts by status."
     )
     Input = SmsInput
@@ -195,7 +197,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
     )
     error_codes = (
         SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, SMS_INVALID_SEND_AT,
-        SMS_NO_SENDING_WINDOW, CUSTOMER_NOT_FOUND, IDEMPOTENCY_KEY_REUSED,
+        SMS_NO_SENDING_WINDOW, SMS_NO_CONSENT, CUSTOMER_NOT_FOUND, IDEMPOTENCY_KEY_REUSED,
     )
     examples = (
         {"phone_number": "+15550001000", "message": "Test"},
@@ -253,6 +255,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             count=count_segments(args.message),
             customer_number=customer.number if customer is not None else None,
             campaign=args.campaign,
+            marketing=marketing,
             send_at=send_at,
         )
         accepted = await accept(

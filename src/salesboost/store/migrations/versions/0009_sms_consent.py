@@ -1,4 +1,5 @@
-"""SMS compliance: scheduled sends (`status` `scheduled`, `send_at`: quiet hours and explicit scheduling).
+"""SMS compliance: scheduled sends (`status` `scheduled`, `send_at`: quiet hours and explicit scheduling), the
+`marketing` mark of a text, and the consent ledger `sms_consents`. Texts from before are not marketing.
 
 Revision ID: 0009_sms_consent
 Revises: 0008_audit_trace_id
@@ -26,13 +27,29 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("sms_outbox") as batch:
         batch.add_column(sa.Column("send_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("marketing", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.drop_constraint("status", type_="check")
         batch.create_check_constraint("status", _in("status", STATUSES))
+    op.create_table(
+        "sms_consents",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("phone", sa.String(20), nullable=False),
+        sa.Column("scope", sa.String(16), nullable=False),
+        sa.Column("source", sa.String(200), nullable=False),
+        sa.Column("written", sa.Boolean(), nullable=False),
+        sa.Column("consented_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by", sa.String(200), nullable=True),
+        sa.CheckConstraint(_in("scope", ("marketing", "transactional")), name="scope"),
+    )
+    op.create_index("ix_sms_consents_phone_scope", "sms_consents", ["phone", "scope"])
 
 
 def downgrade() -> None:
+    op.drop_table("sms_consents")
     op.execute("UPDATE sms_outbox SET status = 'queued' WHERE status = 'scheduled'")
     with op.batch_alter_table("sms_outbox") as batch:
         batch.drop_constraint("status", type_="check")
         batch.create_check_constraint("status", _in("status", OLD_STATUSES))
+        batch.drop_column("marketing")
         batch.drop_column("send_at")

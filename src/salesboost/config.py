@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     sms_replies_file: Path = Field(
         DATA_DIR / "sms" / "replies.yaml", validation_alias=_env("SALESBOOST_SMS_REPLIES_FILE")
     )
+    # The public base URL the provider calls the webhooks at (behind a proxy): the URL its signature covers.
+    sms_webhook_base_url: str = Field("", validation_alias=_env("SALESBOOST_SMS_WEBHOOK_BASE_URL"))
     sms_transactional_any_hour: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
         3600.0, ge=0, le=86_400, validation_alias=_env("SALESBOOST_SMS_RETRY_MAX_DELAY")
     )
     sms_dispatcher_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_SMS_DISPATCHER_ENABLED"))
+    # The messaging service of the sender (Twilio's MessagingServiceSid), where its US 10DLC campaign is registered.
+    sms_messaging_service_sid: str = Field(
+        "", max_length=64, validation_alias=_env("SALESBOOST_SMS_MESSAGING_SERVICE_SID")
+    )
     # --- SMS compliance (issue 13, docs/sms.md) --------------------------------------------------------
     sms_quiet_hours_file: Path = Field(
         DATA_DIR / "sms" / "quiet_hours.yaml", validation_alias=_env("SALESBOOST_SMS_QUIET_HOURS_FILE")

@@ -37,6 +37,8 @@ class SmsMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    sender: Mapped[str | None] = mapped_column(String(20))  # the number it was sent from
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(64))  # e.g. the 10DLC campaign's service
     last_error: Mapped[str | None] = mapped_column(Text)
     local_day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

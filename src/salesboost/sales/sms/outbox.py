@@ -69,6 +69,10 @@ class DeliveryError(Exception):
 
 class SmsProvider(Protocol):
     name: str
+    # Who the texts come from, recorded on each message: the sender number, and the messaging service that
+    # carries its registration (a US 10DLC campaign is registered on one); None when the provider has none.
+    sender: str | None
+    messaging_service_sid: str | None
     # The provider drops a second post with the same idempotency key: posting a message again texts it once.
     idempotent: bool
 
@@ -82,6 +86,8 @@ class LogProvider:
 
     name = "log"
     idempotent = True  # a second post is a second log line: nobody is texted
+    sender: str | None = None
+    messaging_service_sid: str | None = None
 
     async def send(self, sms: OutboundSms) -> Receipt:
         log.info("sms %s to %s: %s", sms.message_id, mask(sms.to), mask(sms.body)[:80])
@@ -107,6 +113,7 @@ class HttpProvider:
         *,
         timeout: float = 10.0,
         idempotent: bool = False,
+        messaging_service_sid: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not account_sid or not from_number:
@@ -114,6 +121,8 @@ class HttpProvider:
                 "the http SMS provider needs SALESBOOST_SMS_HTTP_ACCOUNT_SID and SALESBOOST_SMS_FROM_NUMBER"
             )
         self.from_number = from_number
+        self.sender: str | None = from_number
+        self.messaging_service_sid = messaging_service_sid or None
         self.idempotent = idempotent
         self.path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.client = httpx.AsyncClient(
@@ -123,6 +132,8 @@ class HttpProvider:
     async def send(self, sms: OutboundSms) -> Receipt:
         headers = {"Idempotency-Key": sms.idempotency_key, "I-Twilio-Idempotency-Token": sms.idempotency_key}
         data = {"To": sms.to, "From": self.from_number, "Body": sms.body}
+        if self.messaging_service_sid is not None:
+            data["MessagingServiceSid"] = self.messaging_service_sid
         try:
             response = await self.client.post(self.path, data=data, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # the request never went out
@@ -153,6 +164,7 @@ def provider_from_settings(settings: Settings) -> SmsProvider:
             settings.sms_from_number,
             timeout=settings.sms_http_timeout,
             idempotent=settings.sms_http_idempotent,
+            messaging_service_sid=settings.sms_messaging_service_sid,
         )
     return LogProvider()
 
@@ -336,6 +348,7 @@ class OutboxDispatcher:
         now = self.clock()
         await self._finish(
             message.id, status=receipt.status, last_error=None, provider=self.provider.name,
+            sender=self.provider.sender, messaging_service_sid=self.provider.messaging_service_sid,
             provider_message_id=receipt.provider_message_id, sent_at=now,
             delivered_at=now if receipt.status == "delivered" else None,
         )

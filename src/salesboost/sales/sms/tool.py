@@ -117,6 +117,10 @@ class SmsView(BaseModel):
     )
     status: str = Field(description="scheduled (held until send_at), queued, sent, delivered or failed.")
     send_at: datetime | None = Field(description="When a scheduled message is delivered.")
+    sender: str | None = Field(description="The number it was sent from (once sent).")
+    messaging_service_sid: str | None = Field(
+        description="The provider's messaging service it was sent through (where a US 10DLC campaign is registered)."
+    )
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -137,6 +141,8 @@ class SmsView(BaseModel):
             characters=row.characters,
             status=row.status,
             send_at=as_utc(row.send_at) if row.send_at else None,
+            sender=row.sender,
+            messaging_service_sid=row.messaging_service_sid,
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=as_utc(row.created_at),

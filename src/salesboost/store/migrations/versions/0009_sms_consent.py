@@ -1,5 +1,6 @@
 """SMS compliance: scheduled sends (`status` `scheduled`, `send_at`: quiet hours and explicit scheduling), the
-`marketing` mark of a text, and the consent ledger `sms_consents`. Texts from before are not marketing.
+`marketing` mark of a text, the sender and messaging service a text went out with, and the consent ledger
+`sms_consents`. Texts from before are not marketing and name no sender.
 
 Revision ID: 0009_sms_consent
 Revises: 0008_audit_trace_id
@@ -28,6 +29,8 @@ def upgrade() -> None:
     with op.batch_alter_table("sms_outbox") as batch:
         batch.add_column(sa.Column("send_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("marketing", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("sender", sa.String(20), nullable=True))
+        batch.add_column(sa.Column("messaging_service_sid", sa.String(64), nullable=True))
         batch.drop_constraint("status", type_="check")
         batch.create_check_constraint("status", _in("status", STATUSES))
     op.create_table(
@@ -51,5 +54,7 @@ def downgrade() -> None:
     with op.batch_alter_table("sms_outbox") as batch:
         batch.drop_constraint("status", type_="check")
         batch.create_check_constraint("status", _in("status", OLD_STATUSES))
+        batch.drop_column("messaging_service_sid")
+        batch.drop_column("sender")
         batch.drop_column("marketing")
         batch.drop_column("send_at")

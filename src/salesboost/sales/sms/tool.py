@@ -161,7 +161,11 @@ class SmsOutput(ActionOutput):
     action: Action
     message: SmsView | None = Field(None, description="send: the queued message (or the first one, on a retry).")
     duplicate: bool | None = Field(None, description="send: true when the idempotency key replayed an earlier send.")
-    sent_today: int | None = Field(None, description="send: messages accepted for this phone today, this one included.")
+    sent_today: int | None = Field(
+        None,
+        description="send: messages for this phone on the day this one is sent (today, or send_at's), this one "
+        "included.",
+    )
     daily_limit: int | None = None
     compliance_warnings: list[str] | None = Field(None, description="send: rule ids that warned but did not block.")
     messages: list[SmsView] | None = None

@@ -289,10 +289,10 @@ app.add_typer(sms_app, name="sms")
 
 
 def _e164(phone: str) -> str:
-    from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
+    from salesboost.sales.sms.numbers import InvalidPhoneError, recipient_e164
 
     try:
-        return to_e164(phone, get_settings().phone_default_region)
+        return recipient_e164(phone, get_settings().phone_default_region)
     except InvalidPhoneError as exc:
         raise _fail(f"invalid phone {phone!r}: {exc}") from None
 
@@ -301,7 +301,7 @@ def _e164(phone: str) -> str:
 def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked to get no more texts.")]) -> None:
     """Record an opt-out: sms_outreach refuses this number from now on (SMS_OPTED_OUT)."""
     from salesboost.clock import utcnow
-    from salesboost.sales.sms.outreach import opt_out
+    from salesboost.sales.sms.inbound import opt_out
 
     number = _e164(phone)
     added = _with_sessions(lambda sessions: opt_out(sessions, number, utcnow(), source="cli"))
@@ -311,7 +311,7 @@ def sms_opt_out(phone: Annotated[str, typer.Argument(help="The number that asked
 @sms_app.command("opt-in")
 def sms_opt_in(phone: Annotated[str, typer.Argument(help="The number that may be texted again.")]) -> None:
     """Lift an opt-out (only when the person asked for it, e.g. replied START)."""
-    from salesboost.sales.sms.outreach import opt_in
+    from salesboost.sales.sms.inbound import opt_in
 
     number = _e164(phone)
     removed = _with_sessions(lambda sessions: opt_in(sessions, number))
@@ -323,13 +323,20 @@ def sms_inbound(
     phone: Annotated[str, typer.Argument(help="Who sent the text.")],
     body: Annotated[str, typer.Argument(help="What it said (STOP, START, ...).")],
 ) -> None:
-    """Apply an inbound text: STOP and its synonyms opt the number out, START opts it back in."""
+    """Apply an inbound text: STOP and its synonyms opt the number out, START opts it back in, HELP is
+    answered; prints the outcome and the reply to text back."""
     from salesboost.clock import utcnow
-    from salesboost.sales.sms.outreach import handle_inbound
+    from salesboost.sales.sms.inbound import Replies, handle_inbound
 
     number = _e164(phone)
-    outcome = _with_sessions(lambda sessions: handle_inbound(sessions, number, body, utcnow()))
-    typer.echo(f"{number}: {outcome}")
+    try:
+        replies = Replies.load(get_settings().sms_replies_file)
+    except ValueError as exc:
+        raise _fail(f"{env_var_name('sms_replies_file')}: {exc}") from None
+    inbound = _with_sessions(lambda sessions: handle_inbound(sessions, number, body, utcnow(), replies))
+    typer.echo(f"{number}: {inbound.outcome}")
+    if inbound.reply is not None:
+        typer.echo(f"reply: {inbound.reply}")
 
 
 @sms_app.command("status")
@@ -345,9 +352,42 @@ def sms_status(
         found = _with_sessions(lambda sessions: record_delivery_status(sessions, provider_message_id, status, utcnow()))
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    if not found:
+    if found is None:
         raise _fail(f"no message with provider id {provider_message_id!r}")
     typer.echo(f"{provider_message_id}: {status}")
+
+
+@sms_app.command("consent")
+def sms_consent(
+    phone: Annotated[str, typer.Argument(help="The number that gave consent.")],
+    source: Annotated[str, typer.Option(help="Where it was captured (form, signed order, ...).")],
+    scope: Annotated[str, typer.Option(help="marketing or transactional.")] = "marketing",
+    written: Annotated[bool, typer.Option(help="Prior express written consent (needed for marketing).")] = True,
+) -> None:
+    """Record a consent to SMS in the ledger (a marketing text needs written consent: SMS_NO_CONSENT)."""
+    from salesboost.clock import utcnow
+    from salesboost.sales.sms.consent import record_consent
+
+    number = _e164(phone)
+    try:
+        _with_sessions(lambda sessions: record_consent(sessions, number, scope, f"{source} (cli)", written, utcnow()))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{number}: {'written ' if written else ''}{scope} consent recorded")
+
+
+@sms_app.command("revoke-consent")
+def sms_revoke_consent(
+    phone: Annotated[str, typer.Argument(help="The number whose consent ends.")],
+    scope: Annotated[str | None, typer.Option(help="Only marketing or transactional; all when omitted.")] = None,
+) -> None:
+    """Revoke a number's consents in force (they stay in the ledger, stamped revoked)."""
+    from salesboost.clock import utcnow
+    from salesboost.sales.sms.consent import revoke_consent
+
+    number = _e164(phone)
+    count = _with_sessions(lambda sessions: revoke_consent(sessions, number, utcnow(), "cli", scope))
+    typer.echo(f"{number}: {count} consent(s) revoked")
 
 
 @sms_app.command("dispatch")

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
         3600.0, ge=0, le=86_400, validation_alias=_env("SALESBOOST_SMS_RETRY_MAX_DELAY")
     )
     sms_dispatcher_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_SMS_DISPATCHER_ENABLED"))
+    # The messaging service of the sender (Twilio's MessagingServiceSid), where its US 10DLC campaign is registered.
+    sms_messaging_service_sid: str = Field(
+        "", max_length=64, validation_alias=_env("SALESBOOST_SMS_MESSAGING_SERVICE_SID")
+    )
+    # --- SMS compliance (issue 13, docs/sms.md) --------------------------------------------------------
+    sms_quiet_hours_file: Path = Field(
+        DATA_DIR / "sms" / "quiet_hours.yaml", validation_alias=_env("SALESBOOST_SMS_QUIET_HOURS_FILE")
+    )
+    # Transactional texts (no campaign, not marketing) may go out at any hour; marketing never does.
+    sms_consents_file: Path = Field(
+        DATA_DIR / "demo" / "sms_consents.yaml", validation_alias=_env("SALESBOOST_SMS_CONSENTS_FILE")
+    )
+    sms_replies_file: Path = Field(
+        DATA_DIR / "sms" / "replies.yaml", validation_alias=_env("SALESBOOST_SMS_REPLIES_FILE")
+    )
+    # The public base URL the provider calls the webhooks at (behind a proxy): the URL its signature covers.
+    sms_webhook_base_url: str = Field("", validation_alias=_env("SALESBOOST_SMS_WEBHOOK_BASE_URL"))
+    sms_transactional_any_hour: bool = Field(False, validation_alias=_env("SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR"))
 
     # --- stage classifier, pricing and competitors (issue 4) -----------------------------------------
     stage_model_path: Path = Field(

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from salesboost.api import dashboard, health, metrics, routes, ws
+from salesboost.api import dashboard, health, metrics, routes, sms, sms_webhooks, ws
 from salesboost.api.auth import KeyStore
 from salesboost.api.errors import ApiError, handle_api_error, handle_http_error, handle_validation_error
 from salesboost.api.headers import SecurityHeadersMiddleware
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
-    for module in (routes, health, metrics, ws, dashboard):
+    for module in (routes, health, metrics, ws, dashboard, sms, sms_webhooks):
         app.include_router(module.router)
     dashboard.mount_static(app)
     # A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP is not REST.

@@ -25,6 +25,9 @@ SESSION_UNAVAILABLE = "SESSION_UNAVAILABLE"
 AUDIT_BACKLOG = "AUDIT_BACKLOG"  # the audit writer is behind: the service pushes back rather than lose records
 REQUEST_INVALID = "REQUEST_INVALID"
 NOT_FOUND = "NOT_FOUND"
+ROLE_FORBIDDEN = "ROLE_FORBIDDEN"  # a non-tool route this key's role may not use (e.g. SMS consents)
+SMS_WEBHOOK_NOT_CONFIGURED = "SMS_WEBHOOK_NOT_CONFIGURED"  # no provider auth token to check signatures with
+SMS_SIGNATURE_INVALID = "SMS_SIGNATURE_INVALID"
 
 # Envelope error code -> HTTP status. Any other code is a tool's domain failure: the call ran, 200.
 STATUS_BY_CODE: dict[str, int] = {

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesboost.store.base import Base
 
-SMS_STATUSES: tuple[str, ...] = ("queued", "sent", "delivered", "failed")
+# `scheduled`: held until `send_at` (quiet hours, or a send asked for later); then `queued` for the dispatcher.
+SMS_STATUSES: tuple[str, ...] = ("scheduled", "queued", "sent", "delivered", "failed")
 STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in SMS_STATUSES) + ")"
 
 
@@ -26,6 +27,8 @@ class SmsMessage(Base):
         Integer, ForeignKey("customers.number", ondelete="SET NULL")
     )
     campaign: Mapped[str | None] = mapped_column(String(100))
+    # A marketing text (a campaign, or marked so): needs written consent when queued and again when delivered.
+    marketing: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(String(8))
     segments: Mapped[int] = mapped_column(Integer)
@@ -34,11 +37,14 @@ class SmsMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    sender: Mapped[str | None] = mapped_column(String(20))  # the number it was sent from
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(64))  # e.g. the 10DLC campaign's service
     last_error: Mapped[str | None] = mapped_column(Text)
     local_day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when a scheduled send is due
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -74,3 +80,29 @@ class SmsOptOut(Base):
     opted_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(20))
     keyword: Mapped[str | None] = mapped_column(String(20))
+
+
+CONSENT_SCOPES: tuple[str, ...] = ("marketing", "transactional")
+
+
+class SmsConsent(Base):
+    """The consent ledger: one row per consent given, never deleted; a revocation stamps `revoked_at`.
+
+    `written` is prior express written consent (the TCPA's bar for marketing texts); `source` says where the
+    consent was captured (a web form, a signed order, `demo seed`, ...)."""
+
+    __tablename__ = "sms_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(200))
+    written: Mapped[bool] = mapped_column(Boolean)
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("scope IN (" + ", ".join(f"'{s}'" for s in CONSENT_SCOPES) + ")", name="scope"),
+        Index("ix_sms_consents_phone_scope", "phone", "scope"),
+    )

@@ -21,6 +21,7 @@ from harness import ok
 
 from salesboost.clock import as_utc
 from salesboost.config import load_settings
+from salesboost.sales.sms.inbound import opt_out
 from salesboost.sales.sms.outbox import (
     HttpProvider,
     LogProvider,
@@ -28,7 +29,6 @@ from salesboost.sales.sms.outbox import (
     provider_from_settings,
     record_delivery_status,
 )
-from salesboost.sales.sms.outreach import opt_out
 from salesboost.store.sms import SmsMessage
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
@@ -338,3 +338,26 @@ async def test_a_lost_answer_is_not_posted_again_to_a_provider_that_ignores_keys
     [message] = await status_of(executor)
     assert message["status"] == "failed"
     assert str(message["last_error"]).startswith("outcome unknown: no answer from the provider (ReadTimeout)")
+
+
+async def test_the_senders_messaging_service_goes_to_the_provider_and_into_history(
+    executor: ToolExecutor, backends: ToolBackends
+) -> None:
+    await queue(executor, "Registered campaign")
+    with running_fake_api() as api:
+        settings = load_settings(
+            sms_provider="http", sms_http_base_url=api.base_url, sms_http_account_sid=ACCOUNT,
+            sms_http_auth_token=TOKEN, sms_from_number=SENDER, sms_messaging_service_sid="MG0123456789abcdef",
+        )
+        outbox = OutboxDispatcher.from_settings(settings, backends.sessions())
+        assert (await outbox.run_once()).sent == 1
+        await outbox.aclose()
+    [request] = api.requests
+    assert (request["MessagingServiceSid"], request["From"]) == ("MG0123456789abcdef", SENDER)
+    [message] = await status_of(executor)
+    assert (message["sender"], message["messaging_service_sid"]) == (SENDER, "MG0123456789abcdef")
+    # The log provider has neither: the history says so.
+    await queue(executor, "Through the log")
+    await OutboxDispatcher(backends.sessions(), LogProvider()).run_once()
+    latest = (await status_of(executor))[0]
+    assert (latest["sender"], latest["messaging_service_sid"]) == (None, None)

@@ -11,8 +11,8 @@ from customer_harness import customer_executor
 from fake_sms_api import ACCOUNT, TOKEN, running_fake_api
 from harness import failed, ok
 
+from salesboost.sales.sms.inbound import Replies, handle_inbound, opt_in, opt_out
 from salesboost.sales.sms.outbox import HttpProvider, LogProvider, OutboxDispatcher
-from salesboost.sales.sms.outreach import handle_inbound, opt_in, opt_out
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
@@ -182,13 +182,14 @@ async def test_a_key_reused_for_another_message_is_refused(executor: ToolExecuto
 
 async def test_opted_out_numbers_are_refused_until_start(executor: ToolExecutor, backends: ToolBackends) -> None:
     sessions, now = backends.sessions(), datetime.now(UTC)
-    assert await handle_inbound(sessions, JOHN, " stop ", now) == "opted_out"
+    replies = Replies.load(backends.settings.sms_replies_file)
+    assert (await handle_inbound(sessions, JOHN, " stop ", now, replies)).outcome == "opted_out"
     result = await send(executor, {"customer_id": "CUST001", "message": "Hello?"})
     assert "STOP" in failed(result, "SMS_OPTED_OUT")
     assert await opt_out(sessions, JOHN, now, source="cli") is False  # already out
-    assert await handle_inbound(sessions, JOHN, "What is this about?", now) == "ignored"
+    assert (await handle_inbound(sessions, JOHN, "What is this about?", now, replies)).outcome == "ignored"
     failed(await send(executor, {"phone": JOHN, "message": "Hello?"}), "SMS_OPTED_OUT")
-    assert await handle_inbound(sessions, JOHN, "START", now) == "opted_in"
+    assert (await handle_inbound(sessions, JOHN, "START", now, replies)).outcome == "opted_in"
     assert ok(await send(executor, {"phone": JOHN, "message": "Welcome back"}))["sent_today"] == 1
     assert await opt_in(sessions, JOHN) is False
 
@@ -236,7 +237,7 @@ async def test_campaign_stats_come_from_the_outbox(executor: ToolExecutor, backe
     assert before["total_sent"] == 4
     assert before["unique_recipients"] == 3
     assert before["total_segments"] == 5
-    assert before["by_status"] == {"queued": 4, "sent": 0, "delivered": 0, "failed": 0}
+    assert before["by_status"] == {"scheduled": 0, "queued": 4, "sent": 0, "delivered": 0, "failed": 0}
     await dispatcher(backends).run_once()
     after = ok(await executor.execute(SMS, {"action": "campaign_stats", "campaign": "spring"}, "coach"))
     assert after["by_status"]["sent"] == 4
@@ -295,3 +296,44 @@ def test_an_unknown_timezone_is_refused_at_start_up() -> None:
 async def test_a_nul_in_the_message_is_bad_input_on_both_databases(executor: ToolExecutor) -> None:
     failed(await send(executor, {"phone": JOHN, "message": "Hi\x00there"}, key="nul-sms"), "TOOL_INPUT_INVALID")
     assert executor.circuit_state(SMS) == "closed"
+
+
+# --- the original example: `phone_number`, and the numbers reserved for fiction ------------------------------
+
+
+async def test_phone_number_is_the_field_and_phone_its_alias(executor: ToolExecutor) -> None:
+    by_name = ok(await send(executor, {"phone_number": "(415) 555-0101", "message": "One"}))["message"]
+    by_alias = ok(await send(executor, {"phone": "(415) 555-0101", "message": "Two"}))["message"]
+    assert by_name["phone"] == by_alias["phone"] == JOHN
+    both = await send(executor, {"phone_number": JOHN, "phone": JOHN, "message": "Three"})
+    assert "not both" in failed(both, "TOOL_INPUT_INVALID")
+    history = ok(await executor.execute(SMS, {"action": "history", "phone_number": JOHN}, "coach"))
+    assert history["count"] == 2
+    schema = executor.registry.get(SMS).tool.Input.model_json_schema()
+    assert "phone_number" in schema["properties"]
+    assert "phone" not in schema["properties"]
+
+
+@pytest.mark.parametrize("phone", ["+15550001000", "+1 555 123 4567", "+14155550100", "(212) 555-0199"])
+async def test_fictional_numbers_are_test_numbers_with_the_log_provider(executor: ToolExecutor, phone: str) -> None:
+    message = ok(await send(executor, {"phone_number": phone, "message": "Test"}))["message"]
+    assert message["test_number"] is True
+    assert message["status"] == "queued"
+
+
+async def test_a_real_number_is_no_test_number(executor: ToolExecutor) -> None:
+    message = ok(await send(executor, {"phone_number": "+14155551234", "message": "Hello"}))["message"]
+    assert message["test_number"] is False
+    # 555-0200 lies outside the reserved 0100-0199 block: phonenumbers decides, as for any other number.
+    outside = ok(await send(executor, {"phone_number": "+14155550200", "message": "Hi"}))["message"]
+    assert outside["test_number"] is False
+
+
+async def test_a_real_provider_refuses_fictional_numbers(backends: ToolBackends) -> None:
+    async with customer_executor(backends, sms_provider="http") as executor:
+        result = await send(executor, {"phone_number": "+15550001000", "message": "Test"})
+        assert "fictional" in failed(result, "SMS_INVALID_PHONE")
+        assert result.error is not None
+        assert result.error.details["reason"] == "fictional number"
+        failed(await send(executor, {"customer_id": "CUST001", "message": "Hi"}), "SMS_INVALID_PHONE")
+        assert ok(await send(executor, {"phone_number": "+14155551234", "message": "Hi"}))["sent_today"] == 1

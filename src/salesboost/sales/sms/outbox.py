@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from salesboost.clock import utcnow
 from salesboost.config import Settings
 from salesboost.masking import mask
+from salesboost.sales.sms.consent import has_marketing_consent
 from salesboost.sales.sms.outreach import is_opted_out
 from salesboost.store.db import writing
 from salesboost.store.sms import SmsMessage
@@ -68,6 +69,10 @@ class DeliveryError(Exception):
 
 class SmsProvider(Protocol):
     name: str
+    # Who the texts come from, recorded on each message: the sender number, and the messaging service that
+    # carries its registration (a US 10DLC campaign is registered on one); None when the provider has none.
+    sender: str | None
+    messaging_service_sid: str | None
     # The provider drops a second post with the same idempotency key: posting a message again texts it once.
     idempotent: bool
 
@@ -81,6 +86,8 @@ class LogProvider:
 
     name = "log"
     idempotent = True  # a second post is a second log line: nobody is texted
+    sender: str | None = None
+    messaging_service_sid: str | None = None
 
     async def send(self, sms: OutboundSms) -> Receipt:
         log.info("sms %s to %s: %s", sms.message_id, mask(sms.to), mask(sms.body)[:80])
@@ -106,6 +113,7 @@ class HttpProvider:
         *,
         timeout: float = 10.0,
         idempotent: bool = False,
+        messaging_service_sid: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not account_sid or not from_number:
@@ -113,6 +121,8 @@ class HttpProvider:
                 "the http SMS provider needs SALESBOOST_SMS_HTTP_ACCOUNT_SID and SALESBOOST_SMS_FROM_NUMBER"
             )
         self.from_number = from_number
+        self.sender: str | None = from_number
+        self.messaging_service_sid = messaging_service_sid or None
         self.idempotent = idempotent
         self.path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.client = httpx.AsyncClient(
@@ -122,6 +132,8 @@ class HttpProvider:
     async def send(self, sms: OutboundSms) -> Receipt:
         headers = {"Idempotency-Key": sms.idempotency_key, "I-Twilio-Idempotency-Token": sms.idempotency_key}
         data = {"To": sms.to, "From": self.from_number, "Body": sms.body}
+        if self.messaging_service_sid is not None:
+            data["MessagingServiceSid"] = self.messaging_service_sid
         try:
             response = await self.client.post(self.path, data=data, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # the request never went out
@@ -152,6 +164,7 @@ def provider_from_settings(settings: Settings) -> SmsProvider:
             settings.sms_from_number,
             timeout=settings.sms_http_timeout,
             idempotent=settings.sms_http_idempotent,
+            messaging_service_sid=settings.sms_messaging_service_sid,
         )
     return LogProvider()
 
@@ -239,8 +252,11 @@ class OutboxDispatcher:
         await self.provider.aclose()
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
+        """Queued, or scheduled and its `send_at` (its `next_attempt_at`) has come."""
         return and_(
-            SmsMessage.status == "queued", SmsMessage.next_attempt_at <= now, SmsMessage.locked_until.is_(None)
+            SmsMessage.status.in_(("queued", "scheduled")),
+            SmsMessage.next_attempt_at <= now,
+            SmsMessage.locked_until.is_(None),
         )
 
     async def _settle_abandoned(self, report: DispatchReport) -> None:
@@ -273,15 +289,19 @@ class OutboxDispatcher:
 
     async def _claim(self, message_id: int, report: DispatchReport) -> SmsMessage | None:
         """Claim a due message for the post about to be made: lease and attempt count, committed before the
-        post. None when another dispatcher took it first, or when the number opted out (then it fails)."""
+        post. None when another dispatcher took it first, or when it may no longer be sent (then it fails)."""
         now = self.clock()
         async with writing(self.sessions) as session:
-            phone = await session.scalar(select(SmsMessage.phone).where(SmsMessage.id == message_id))
-            opted_out = phone is not None and await is_opted_out(session, phone)
+            row = (
+                await session.execute(
+                    select(SmsMessage.phone, SmsMessage.marketing).where(SmsMessage.id == message_id)
+                )
+            ).one_or_none()
+            refusal = None if row is None else await self._refusal(session, row.phone, row.marketing)
             values: dict[str, Any] = (
-                {"status": "failed", "last_error": "the number opted out before delivery"}
-                if opted_out
-                else {"locked_until": now + self.lease, "attempts": SmsMessage.attempts + 1}
+                {"status": "failed", "last_error": refusal}
+                if refusal is not None
+                else {"status": "queued", "locked_until": now + self.lease, "attempts": SmsMessage.attempts + 1}
             )
             message: SmsMessage | None = await session.scalar(
                 update(SmsMessage)
@@ -292,10 +312,19 @@ class OutboxDispatcher:
         if message is None:
             return None
         report.message_ids.append(message_id)
-        if opted_out:
+        if refusal is not None:
             report.failed += 1
             return None
         return message
+
+    @staticmethod
+    async def _refusal(session: AsyncSession, phone: str, marketing: bool) -> str | None:
+        """Why a message queued earlier may no longer be delivered: an opt-out, or consent revoked since."""
+        if await is_opted_out(session, phone):
+            return "the number opted out before delivery"
+        if marketing and not await has_marketing_consent(session, phone):
+            return "the written consent to marketing texts was revoked before delivery"
+        return None
 
     async def _post(self, message: SmsMessage, report: DispatchReport) -> None:
         sms = OutboundSms(message.id, message.phone, message.body, f"salesboost-sms-{message.id}")
@@ -319,6 +348,7 @@ class OutboxDispatcher:
         now = self.clock()
         await self._finish(
             message.id, status=receipt.status, last_error=None, provider=self.provider.name,
+            sender=self.provider.sender, messaging_service_sid=self.provider.messaging_service_sid,
             provider_message_id=receipt.provider_message_id, sent_at=now,
             delivered_at=now if receipt.status == "delivered" else None,
         )
@@ -340,18 +370,51 @@ class OutboxDispatcher:
             )
 
 
+# The provider's delivery states (Twilio's `MessageStatus`) -> ours; None: in progress, nothing to record.
+_DELIVERY_STATES: dict[str, str | None] = {
+    "accepted": None, "scheduled": None, "queued": None, "sending": None,
+    "sent": "sent", "delivered": "delivered", "read": "delivered",
+    "undelivered": "failed", "failed": "failed", "canceled": "failed",
+}
+# What a provider's error code means, for `last_error` (Twilio's codes; others are named by number).
+PROVIDER_ERRORS: dict[str, str] = {
+    "21211": "invalid 'To' number",
+    "21610": "the recipient opted out at the provider (replied STOP)",
+    "21614": "the 'To' number is not a mobile number",
+    "30003": "unreachable handset",
+    "30004": "message blocked",
+    "30005": "unknown destination handset",
+    "30006": "landline or unreachable carrier",
+    "30007": "filtered by the carrier as spam",
+}
+OPTED_OUT_AT_PROVIDER = "21610"
+# A later state never moves a message back: a `sent` callback arriving after `delivered` changes nothing.
+_RANK = {"scheduled": 0, "queued": 0, "sent": 1, "delivered": 2, "failed": 3}
+
+
 async def record_delivery_status(
-    sessions: async_sessionmaker[AsyncSession], provider_message_id: str, status: str, now: datetime
-) -> bool:
-    """Apply a provider's status callback (`delivered`, `failed`, `undelivered`); False for an unknown id."""
-    mapped = {"delivered": "delivered", "failed": "failed", "undelivered": "failed", "sent": "sent"}.get(status)
-    if mapped is None:
-        raise ValueError(f"unknown delivery status {status!r}")
-    values: dict[str, Any] = {"status": mapped, "updated_at": now}
-    if mapped == "delivered":
-        values["delivered_at"] = now
+    sessions: async_sessionmaker[AsyncSession],
+    provider_message_id: str,
+    status: str,
+    now: datetime,
+    error_code: str | None = None,
+) -> SmsMessage | None:
+    """Apply a provider's status callback to the message it names; None for an unknown id (`ValueError` for an
+    unknown status). A failure keeps the provider's reason in `last_error`; error 21610 (the recipient opted
+    out at the provider) is recorded as an opt-out by the caller (`inbound.opt_out`)."""
+    if status not in _DELIVERY_STATES:
+        raise ValueError(f"unknown delivery status {status!r}; known: {', '.join(_DELIVERY_STATES)}")
+    mapped = _DELIVERY_STATES[status]
     async with writing(sessions) as session:
-        result = await session.execute(
-            update(SmsMessage).where(SmsMessage.provider_message_id == provider_message_id).values(**values)
+        message = await session.scalar(
+            select(SmsMessage).where(SmsMessage.provider_message_id == provider_message_id).with_for_update()
         )
-    return bool(getattr(result, "rowcount", 0))
+        if message is None or mapped is None or _RANK[mapped] <= _RANK[message.status]:
+            return message
+        message.status, message.updated_at = mapped, now
+        if mapped == "delivered":
+            message.delivered_at = now
+        if mapped == "failed":
+            reason = PROVIDER_ERRORS.get(error_code or "", f"provider error {error_code}" if error_code else status)
+            message.last_error = f"{status} at the provider: {reason}"
+        return message

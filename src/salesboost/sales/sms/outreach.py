@@ -1,4 +1,4 @@
-"""SMS outreach on the database: accepting a message into the outbox, opt-outs, history and campaign numbers.
+"""SMS outreach on the database: accepting a message into the outbox, history and campaign numbers.
 
 Accepting is one transaction: the per-phone counter of the local day is bumped with a conditional UPDATE
 (`count < limit`), and the outbox row is written beside it, so two racing sends can never both be the
@@ -15,23 +15,20 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.sales.replay import Claim, run_once
+from salesboost.sales.sms.consent import SMS_NO_CONSENT, has_marketing_consent
 from salesboost.sales.sms.segments import SegmentCount
-from salesboost.store.db import writing
 from salesboost.store.sms import SMS_STATUSES, SmsDailyCounter, SmsMessage, SmsOptOut
 from salesboost.tools.errors import ToolDomainError
 
 SMS_OPTED_OUT = "SMS_OPTED_OUT"
 SMS_DAILY_LIMIT = "SMS_DAILY_LIMIT"
 
-# Carrier-standard keywords (CTIA): any of these as the whole inbound message opts the sender out or back in.
-STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
-START_KEYWORDS = frozenset({"START", "UNSTOP"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +40,8 @@ class Outgoing:
     count: SegmentCount
     customer_number: int | None = None
     campaign: str | None = None
+    marketing: bool = False  # needs written consent to marketing texts
+    send_at: datetime | None = None  # later than now: held as `scheduled` until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +69,10 @@ async def accept(
     zone: ZoneInfo,
     daily_limit: int,
 ) -> Accepted:
-    """Queue the message, or replay the first one sent with its key; `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`."""
-    day = local_day(now, zone)
+    """Queue the message (or schedule it for `out.send_at`), or replay the first one sent with its key;
+    `SMS_OPTED_OUT` / `SMS_DAILY_LIMIT`. The daily limit counts the day it will be sent."""
+    due = out.send_at if out.send_at is not None and out.send_at > now else now
+    day = local_day(due, zone)
 
     async def queue(session: AsyncSession) -> tuple[Accepted, str]:
         await session.execute(_insert_ignore(session, out.phone, day))
@@ -79,6 +80,14 @@ async def accept(
             raise ToolDomainError(
                 SMS_OPTED_OUT,
                 "this number has opted out of text messages (it replied STOP); do not contact it by SMS",
+                details={"phone": out.phone},
+            )
+        if out.marketing and not await has_marketing_consent(session, out.phone):
+            raise ToolDomainError(
+                SMS_NO_CONSENT,
+                "a marketing text needs the recipient's prior express written consent on record, and this number "
+                "has none in force; send it without campaign/marketing only if it is not marketing, or record "
+                "the consent first (salesboost sms consent, POST /api/v1/sms/consents)",
                 details={"phone": out.phone},
             )
         counted = await session.scalar(
@@ -102,16 +111,18 @@ async def accept(
             phone=out.phone,
             customer_number=out.customer_number,
             campaign=out.campaign,
+            marketing=out.marketing,
             body=out.body,
             encoding=out.count.encoding,
             segments=out.count.segments,
             characters=out.count.characters,
-            status="queued",
+            status="queued" if due == now else "scheduled",
             attempts=0,
             local_day=day,
             created_at=now,
             updated_at=now,
-            next_attempt_at=now,
+            next_attempt_at=due,
+            send_at=None if due == now else due,
         )
         session.add(message)
         await session.flush()
@@ -123,38 +134,8 @@ async def accept(
     return await run_once(sessions, claim, now, queue, first)
 
 
-async def opt_out(
-    sessions: async_sessionmaker[AsyncSession], phone: str, now: datetime, source: str, keyword: str | None = None
-) -> bool:
-    """Record that `phone` (E.164) wants no more messages; False when it had already opted out."""
-    async with writing(sessions) as session:
-        if await session.get(SmsOptOut, phone) is not None:
-            return False
-        session.add(SmsOptOut(phone=phone, opted_out_at=now, source=source, keyword=keyword))
-    return True
-
-
-async def opt_in(sessions: async_sessionmaker[AsyncSession], phone: str) -> bool:
-    """Lift an opt-out (the number replied START); False when there was none."""
-    async with writing(sessions) as session:
-        result = await session.execute(delete(SmsOptOut).where(SmsOptOut.phone == phone))
-    return bool(getattr(result, "rowcount", 0))
-
-
 async def is_opted_out(session: AsyncSession, phone: str) -> bool:
     return await session.get(SmsOptOut, phone) is not None
-
-
-async def handle_inbound(sessions: async_sessionmaker[AsyncSession], phone: str, body: str, now: datetime) -> str:
-    """Apply an inbound message: `opted_out`, `opted_in`, or `ignored` when it is no keyword."""
-    keyword = " ".join(body.split()).upper().strip(".!")
-    if keyword in STOP_KEYWORDS:
-        await opt_out(sessions, phone, now, source="inbound", keyword=keyword)
-        return "opted_out"
-    if keyword in START_KEYWORDS:
-        await opt_in(sessions, phone)
-        return "opted_in"
-    return "ignored"
 
 
 async def history(

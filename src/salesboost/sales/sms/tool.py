@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from salesboost.clock import as_utc
 from salesboost.config import Settings, SettingsError
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance.tool import ComplianceEngine
 from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
-from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of
+from salesboost.sales.sms.consent import SMS_NO_CONSENT
+from salesboost.sales.sms.numbers import InvalidPhoneError, is_fictional, recipient_e164
 from salesboost.sales.sms.outreach import (
     SMS_DAILY_LIMIT,
     SMS_OPTED_OUT,
@@ -26,6 +27,7 @@ from salesboost.sales.sms.outreach import (
     campaign_stats,
     history,
 )
+from salesboost.sales.sms.quiet_hours import QuietHours, QuietHoursError
 from salesboost.sales.sms.segments import count_segments
 from salesboost.store.customers import Customer
 from salesboost.store.sms import SmsMessage
@@ -34,7 +36,10 @@ from salesboost.tools.errors import ToolDomainError
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
 SMS_COMPLIANCE_BLOCKED = "SMS_COMPLIANCE_BLOCKED"
+SMS_INVALID_SEND_AT = "SMS_INVALID_SEND_AT"
+SMS_NO_SENDING_WINDOW = "SMS_NO_SENDING_WINDOW"
 SEND_SCOPE = "sms_outreach.send"
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
 MAX_SEGMENTS = 10
 # The compliance pack knows the stages of a live conversation; won and lost deals are checked without one.
 _COMPLIANCE_STAGES = frozenset({"opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"})
@@ -44,10 +49,14 @@ Action = Literal["send", "history", "campaign_stats"]
 
 class SmsInput(ToolInput):
     action: Action = Field("send", description="send (the default), history or campaign_stats.")
-    phone: StoredText | None = Field(
+    phone_number: StoredText | None = Field(
         None,
         max_length=40,
-        description="Recipient, international (+14155550123) or national in the default region; 40 characters.",
+        validation_alias=AliasChoices("phone_number", "phone"),
+        description=(
+            "Recipient, international (+14155550123) or national in the default region; 40 characters. "
+            "`phone` is accepted as another name for it."
+        ),
     )
     customer_id: CustomerId | None = Field(None, description="Or the customer to text (its phone on file).")
     message: StoredText | None = Field(
@@ -57,7 +66,24 @@ class SmsInput(ToolInput):
         None, min_length=1, max_length=100,
         description="Campaign tag, at most 100 characters (marks a marketing text); required for campaign_stats.",
     )
+    marketing: bool = Field(
+        False, description="For send: a marketing text (as any text with a campaign is); never sent in quiet hours."
+    )
+    send_at: AwareDatetime | None = Field(
+        None,
+        description=(
+            "For send: deliver at this moment (ISO 8601 with its offset), at most 35 days ahead; moved to the "
+            "next moment inside the recipient's sending hours when it falls outside them."
+        ),
+    )
     limit: int = Field(20, ge=1, le=100, description="For history: at most this many messages, newest first.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_phone_field(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("phone") is not None and data.get("phone_number") is not None:
+            raise ValueError("give the recipient as phone_number or as phone, not both")
+        return data
 
     @field_validator("message")
     @classmethod
@@ -68,8 +94,8 @@ class SmsInput(ToolInput):
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> SmsInput:
-        if self.action in ("send", "history") and self.phone is None and self.customer_id is None:
-            raise ValueError(f"action {self.action!r} needs phone or customer_id")
+        if self.action in ("send", "history") and self.phone_number is None and self.customer_id is None:
+            raise ValueError(f"action {self.action!r} needs phone_number or customer_id")
         if self.action == "send" and self.message is None:
             raise ValueError("action 'send' needs message")
         if self.action == "campaign_stats" and self.campaign is None:
@@ -86,7 +112,15 @@ class SmsView(BaseModel):
     encoding: str
     segments: int
     characters: int
-    status: str = Field(description="queued, sent, delivered or failed.")
+    test_number: bool = Field(
+        description="A reserved fictional number (NANP 555): accepted by the log provider only, it reaches nobody."
+    )
+    status: str = Field(description="scheduled (held until send_at), queued, sent, delivered or failed.")
+    send_at: datetime | None = Field(description="When a scheduled message is delivered.")
+    sender: str | None = Field(description="The number it was sent from (once sent).")
+    messaging_service_sid: str | None = Field(
+        description="The provider's messaging service it was sent through (where a US 10DLC campaign is registered)."
+    )
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -98,6 +132,7 @@ class SmsView(BaseModel):
         return cls(
             message_id=row.id,
             phone=row.phone,
+            test_number=is_fictional(row.phone),
             customer_id=format_customer_id(row.customer_number) if row.customer_number is not None else None,
             campaign=row.campaign,
             body=row.body,
@@ -105,6 +140,9 @@ class SmsView(BaseModel):
             segments=row.segments,
             characters=row.characters,
             status=row.status,
+            send_at=as_utc(row.send_at) if row.send_at else None,
+            sender=row.sender,
+            messaging_service_sid=row.messaging_service_sid,
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=as_utc(row.created_at),
@@ -123,7 +161,11 @@ class SmsOutput(ActionOutput):
     action: Action
     message: SmsView | None = Field(None, description="send: the queued message (or the first one, on a retry).")
     duplicate: bool | None = Field(None, description="send: true when the idempotency key replayed an earlier send.")
-    sent_today: int | None = Field(None, description="send: messages accepted for this phone today, this one included.")
+    sent_today: int | None = Field(
+        None,
+        description="send: messages for this phone on the day this one is sent (today, or send_at's), this one "
+        "included.",
+    )
     daily_limit: int | None = None
     compliance_warnings: list[str] | None = Field(None, description="send: rule ids that warned but did not block.")
     messages: list[SmsView] | None = None
@@ -140,17 +182,23 @@ class SmsRules:
     default_region: str
     zone: ZoneInfo
     daily_limit: int
+    provider: str  # "log" texts nobody; any other reaches real phones
+    quiet_hours: QuietHours
+    transactional_any_hour: bool
 
 
 class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
     name = "sms_outreach"
     description = (
-        "Text a customer. action=send (default) with phone or customer_id and message queues an SMS for "
+        "Text a customer. action=send (default) with phone_number or customer_id and message queues an SMS for "
         "delivery and returns its encoding (GSM-7 or UCS-2), segments and status; a number gets at most 5 "
         "texts per day, numbers that replied STOP are refused, and messages breaking the compliance rules "
-        "are refused. Set campaign for marketing texts (they need opt-out wording such as 'Reply STOP to opt "
-        "out'). action=history lists the texts sent to a phone or customer; action=campaign_stats counts a "
-        "campaign's texts by status."
+        "are refused. A text is only delivered from 8:00 to 21:00 in the recipient's local time (stricter in "
+        "some states): outside that it is scheduled (status scheduled, send_at), not refused; send_at schedules "
+        "one (at most 35 days ahead). Set campaign or marketing=true for marketing texts (they need opt-out "
+        "wording such as 'Reply STOP to opt out') and the recipient's written consent on record (else "
+        "SMS_NO_CONSENT). action=history lists the texts sent to a phone or customer; "
+        "action=campaign_stats counts a campaign's texts by status."
     )
     Input = SmsInput
     Output = SmsOutput
@@ -158,13 +206,14 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         read_only=False, action_field="action", write_actions=frozenset({"send"}), timeout=10.0, open_world=True
     )
     error_codes = (
-        SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, CUSTOMER_NOT_FOUND,
-        IDEMPOTENCY_KEY_REUSED,
+        SMS_INVALID_PHONE, SMS_OPTED_OUT, SMS_DAILY_LIMIT, SMS_COMPLIANCE_BLOCKED, SMS_INVALID_SEND_AT,
+        SMS_NO_SENDING_WINDOW, SMS_NO_CONSENT, CUSTOMER_NOT_FOUND, IDEMPOTENCY_KEY_REUSED,
     )
     examples = (
+        {"phone_number": "+15550001000", "message": "Test"},
         {"action": "send", "customer_id": "CUST001", "message": "Hi John, does Tuesday 10am work for a demo?"},
-        {"action": "send", "phone": "+14155550101", "message": "Spring offer: 2 months free. Reply STOP to opt out.",
-         "campaign": "spring-2026"},
+        {"action": "send", "phone_number": "+14155550101",
+         "message": "Spring offer: 2 months free. Reply STOP to opt out.", "campaign": "spring-2026"},
         {"action": "history", "customer_id": "CUST001", "limit": 10},
         {"action": "campaign_stats", "campaign": "spring-2026"},
     )
@@ -184,11 +233,21 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         assert args.message is not None
         customer = await self._customer(args, ctx)
         phone = self._recipient(args, customer)
+        if is_fictional(phone) and self.rules.provider != "log":
+            raise ToolDomainError(
+                SMS_INVALID_PHONE,
+                f"cannot text {phone}: it is a fictional number (NANP 555, reserved for examples) and the "
+                f"{self.rules.provider!r} provider reaches real phones; use a real number",
+                details={"phone": phone, "reason": "fictional number"},
+            )
+        marketing = args.campaign is not None or args.marketing
+        now = ctx.backends.clock()
+        send_at = self._send_at(args, phone, marketing, now)
         verdict = self.compliance.check(
             args.message,
             channel="sms",
             stage=customer.stage if customer is not None and customer.stage in _COMPLIANCE_STAGES else None,
-            marketing=args.campaign is not None,
+            marketing=marketing,
         )
         if verdict.risk_level == "BLOCK":
             rules = sorted({v.rule_id for v in verdict.violations})
@@ -199,16 +258,18 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
                 details={"rules": rules, "violations": [v.model_dump() for v in verdict.violations]},
             )
         payload = args.model_dump(mode="json", exclude={"limit"})
-        payload["phone"] = phone
+        payload["phone_number"] = phone
         outgoing = Outgoing(
             phone=phone,
             body=args.message,
             count=count_segments(args.message),
             customer_number=customer.number if customer is not None else None,
             campaign=args.campaign,
+            marketing=marketing,
+            send_at=send_at,
         )
         accepted = await accept(
-            ctx.backends.sessions(), outgoing, claim_of(ctx, SEND_SCOPE, payload), ctx.backends.clock(),
+            ctx.backends.sessions(), outgoing, claim_of(ctx, SEND_SCOPE, payload), now,
             self.rules.zone, self.rules.daily_limit,
         )
         return SmsOutput(
@@ -220,6 +281,31 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             compliance_warnings=sorted({v.rule_id for v in verdict.violations}),
         )
 
+    def _send_at(self, args: SmsInput, phone: str, marketing: bool, now: datetime) -> datetime:
+        """When the text may go out: the asked moment (or now), moved past the recipient's quiet hours. A test
+        number reaches nobody, and a transactional text may be exempt (SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR)."""
+        asked = now if args.send_at is None else args.send_at.astimezone(UTC)
+        if asked < now or asked > now + MAX_SCHEDULE_AHEAD:
+            raise ToolDomainError(
+                SMS_INVALID_SEND_AT,
+                f"send_at {asked.isoformat()} is not between now ({now.isoformat()}) and "
+                f"{MAX_SCHEDULE_AHEAD.days} days ahead; omit it to send now",
+                details={"send_at": asked.isoformat(), "now": now.isoformat()},
+            )
+        if is_fictional(phone) or (not marketing and self.rules.transactional_any_hour):
+            return asked
+        recipient = self.rules.quiet_hours.recipient(phone)
+        allowed = self.rules.quiet_hours.next_allowed(recipient, asked)
+        if allowed is None:
+            zones = ", ".join(z.key for z in recipient.zones)
+            raise ToolDomainError(
+                SMS_NO_SENDING_WINDOW,
+                f"{phone} maps to the time zones {zones}, whose sending hours ({recipient.week.name}) never overlap; "
+                "text it by customer_id once its time zone is known, or call instead",
+                details={"phone": phone, "zones": [z.key for z in recipient.zones], "hours": recipient.week.name},
+            )
+        return allowed
+
     async def _customer(self, args: SmsInput, ctx: ToolContext) -> Customer | None:
         """The customer named by id, or else the one whose phone this is (so history by customer finds it)."""
         async with ctx.backends.sessions()() as session:
@@ -230,12 +316,12 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
                         CUSTOMER_NOT_FOUND, f"no customer {args.customer_id}", details={"customer_id": args.customer_id}
                     )
                 return customer
-            phone = self._parse(args.phone or "")
+            phone = self._parse(args.phone_number or "")
             return await find_by_phone(session, phone)
 
     def _recipient(self, args: SmsInput, customer: Customer | None) -> str:
-        if args.phone is not None:
-            return self._parse(args.phone)
+        if args.phone_number is not None:
+            return self._parse(args.phone_number)
         if customer is None or customer.phone is None:
             raise ToolDomainError(
                 SMS_INVALID_PHONE,
@@ -246,7 +332,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
 
     def _parse(self, raw: str) -> str:
         try:
-            return to_e164(raw, self.rules.default_region)
+            return recipient_e164(raw, self.rules.default_region)
         except InvalidPhoneError as exc:
             raise ToolDomainError(
                 SMS_INVALID_PHONE,
@@ -255,7 +341,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             ) from None
 
     async def _history(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
-        phone = self._parse(args.phone) if args.phone is not None else None
+        phone = self._parse(args.phone_number) if args.phone_number is not None else None
         number = customer_number(args.customer_id) if args.customer_id is not None and phone is None else None
         async with ctx.backends.sessions()() as session:
             rows = await history(session, phone=phone, customer_number=number, limit=args.limit)
@@ -290,7 +376,14 @@ def rules_from_settings(settings: Settings) -> SmsRules:
         zone = ZoneInfo(settings.sms_timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"SALESBOOST_SMS_TIMEZONE={settings.sms_timezone!r}: not a known IANA time zone") from None
-    return SmsRules(settings.phone_default_region, zone, settings.sms_daily_limit)
+    try:
+        quiet_hours = QuietHours.load(settings.sms_quiet_hours_file, zone)
+    except QuietHoursError as exc:
+        raise SettingsError(f"SALESBOOST_SMS_QUIET_HOURS_FILE: {exc}") from None
+    return SmsRules(
+        settings.phone_default_region, zone, settings.sms_daily_limit, settings.sms_provider, quiet_hours,
+        settings.sms_transactional_any_hour,
+    )
 
 
 def build(backends: ToolBackends) -> SmsOutreachTool:

@@ -16,6 +16,7 @@ Training uses the same code, so training and prediction cannot disagree.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -94,6 +95,13 @@ class Lexicon:
         self._longest = max(len(k) for k in (*self._exact, *self._prefix))
         self._stem_lengths = sorted({len(k[-1]) for k in self._prefix})
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The lookup tables hold sets, whose pickled order follows the process's string hashes; rebuild them.
+        return {"groups": self.groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["groups"])  # type: ignore[misc]
+
     def cues(self, text: str) -> list[str]:
         words = tokens(text)
         found: set[str] = set()
@@ -164,7 +172,10 @@ class _TextBlock:
         values.extend(w * scale for w in weights)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name, "vectorizer": self.vectorizer, "weight": self.weight, "offset": self.offset}
+        # scikit-learn caches id(stop_words), a memory address, on the vectorizer: left out, builds are byte-identical.
+        vectorizer = copy.copy(self.vectorizer)
+        vars(vectorizer).pop("_stop_words_id", None)
+        return {"name": self.name, "vectorizer": vectorizer, "weight": self.weight, "offset": self.offset}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
@@ -210,8 +221,13 @@ class Featurizer:
         earlier = " ".join(t.content for t in sample.history[-5:-1])
         return sample.message, sample.message, previous, earlier
 
-    def flags(self, sample: Sample, cues: list[str] | None = None) -> list[str]:
-        """The named facts about a sample; each is one feature (and a possible signal)."""
+    def flags(
+        self, sample: Sample, cues: list[str] | None = None, previous_cues: list[str] | None = None
+    ) -> list[str]:
+        """The named facts about a sample; each is one feature (and a possible signal).
+
+        `cues` and `previous_cues` are the lexicon groups of the message and of the last turn, when known.
+        """
         message = sample.message
         previous = sample.history[-1] if sample.history else None
         stage = (sample.current_stage or "unknown").replace("_", " ")
@@ -223,7 +239,9 @@ class Featurizer:
             *(f"cue: {cue}" for cue in (self.lexicon.cues(message) if cues is None else cues)),
         ]
         if previous is not None:
-            flags += [f"previous turn cue: {cue}" for cue in self.lexicon.cues(previous.content)]
+            if previous_cues is None:
+                previous_cues = self.lexicon.cues(previous.content)
+            flags += [f"previous turn cue: {cue}" for cue in previous_cues]
         if _MONEY.search(message):
             flags.append("mentions an amount")
         if _TIME.search(message):
@@ -258,7 +276,7 @@ class Featurizer:
         self.context_columns = {name: len(self.names) + i for i, name in enumerate(names)}
         self.names += names
 
-    def context(self, sample: Sample, cues: list[str]) -> list[tuple[int, float]]:
+    def context(self, sample: Sample, cues: list[str], previous_cues: list[str]) -> list[tuple[int, float]]:
         """Columns and values saying what the last two turns read as, and how the message answers the last one."""
         if self.reader is None:
             return []
@@ -268,7 +286,8 @@ class Featurizer:
         short = len(sample.message.split()) <= SHORT_WORDS
         for back, weight in enumerate(RECENT[: len(sample.history)], start=1):
             turn = sample.history[-back]
-            read = self.reader.read(*self._message_vector(Sample(turn.content, turn.role)))
+            alone = Sample(turn.content, turn.role)
+            read = self.reader.read(*self._message_vector(alone, previous_cues if back == 1 else None))
             where = "previous" if back == 1 else "earlier"
             for stage, p in zip(stages, read.tolist(), strict=True):
                 found.append((columns[f"{where} {turn.role} turn reads as {stage}"], weight * p))
@@ -278,14 +297,16 @@ class Featurizer:
                     found += [(columns[f"{reply} in reply to a {stage} turn"], p) for reply in replies]
         return found
 
-    def _message_vector(self, sample: Sample, cues: list[str] | None = None) -> tuple[IntArray, FloatArray]:
+    def _message_vector(
+        self, sample: Sample, cues: list[str] | None = None, previous_cues: list[str] | None = None
+    ) -> tuple[IntArray, FloatArray]:
         """The features of the sample without the context ones: what the turn reader reads."""
         indices: list[int] = []
         values: list[float] = []
         for block, text in zip(self.blocks, self._texts(sample), strict=True):
             if text:
                 block.add(text, indices, values)
-        for flag in self.flags(sample, cues):
+        for flag in self.flags(sample, cues, previous_cues):
             column = self.flag_columns.get(flag)
             if column is not None:
                 indices.append(column)
@@ -294,9 +315,11 @@ class Featurizer:
 
     def vector(self, sample: Sample) -> tuple[IntArray, FloatArray]:
         """Column indices and values of the sample's non-zero features."""
+        # Each text's cue groups are found once: the last turn's serve its flags and its reading.
         cues = self.lexicon.cues(sample.message)
-        indices, values = self._message_vector(sample, cues)
-        context = self.context(sample, cues)
+        previous_cues = self.lexicon.cues(sample.history[-1].content) if sample.history else []
+        indices, values = self._message_vector(sample, cues, previous_cues)
+        context = self.context(sample, cues, previous_cues)
         if not context:
             return indices, values
         columns, weights = zip(*context, strict=True)

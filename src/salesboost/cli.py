@@ -464,6 +464,10 @@ def train_stage_classifier(
         f"held-out ({m.held_out} examples): stage accuracy {m.stage_accuracy:.1%} (macro F1 {m.stage_macro_f1:.1%}), "
         f"intent accuracy {m.intent_accuracy:.1%} (macro F1 {m.intent_macro_f1:.1%})"
     )
+    typer.echo(
+        f"held-out stage accuracy with history {m.stage_accuracy_with_history:.1%}, "
+        f"without {m.stage_accuracy_without_history:.1%}"
+    )
     typer.echo(f"model written to {model_file}")
 
 

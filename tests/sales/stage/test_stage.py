@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +26,13 @@ from salesboost.sales.stage.model import (
     StageModelError,
     load,
     load_examples,
-    save,
-    train_from_files,
 )
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
 
 EXAMPLES = DATA_DIR / "stage" / "examples.jsonl"
+SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
 PRICE_TALK = [
     {"role": "customer", "content": "So what would twenty seats on the Professional plan come to?"},
     {"role": "seller", "content": "That's 1,780 a month; with the 10% annual discount, 19,224 for the year."},
@@ -46,6 +48,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "held-out" in result.output
     assert "stage accuracy" in result.output
     assert "intent accuracy" in result.output
+    assert "with history" in result.output
     return path
 
 
@@ -76,18 +79,26 @@ async def ok(executor: ToolExecutor, payload: dict[str, Any]) -> dict[str, Any]:
 def test_held_out_accuracy_is_above_the_floors(model: StageModel) -> None:
     metrics = model.metrics
     assert metrics is not None
-    assert metrics.examples >= 400
-    assert metrics.held_out >= 80
-    # Measured 79.4% / 76.8% on the shipped set (docs/stage_classifier.md); chance is 1/6 and 1/11.
-    assert metrics.stage_accuracy >= 0.70
-    assert metrics.intent_accuracy >= 0.68
-    assert metrics.stage_macro_f1 >= 0.68
-    assert metrics.intent_macro_f1 >= 0.66
+    assert metrics.examples >= 1500
+    assert metrics.held_out >= 300
+    # Measured on the held-out fold, which holds no turn the training part answers (docs/stage_classifier.md);
+    # chance is 1/6 and 1/11.
+    assert metrics.stage_accuracy >= 0.75
+    assert metrics.intent_accuracy >= 0.72
+    assert metrics.stage_macro_f1 >= 0.74
+    assert metrics.intent_macro_f1 >= 0.72
+    assert metrics.stage_accuracy_with_history >= 0.80
+    assert metrics.stage_accuracy_without_history >= 0.70
 
 
-def test_training_is_reproducible(model_file: Path, tmp_path: Path) -> None:
+def test_training_is_reproducible_across_processes(model_file: Path, tmp_path: Path) -> None:
+    """String hashes and memory addresses change from one process to the next; the model file must not."""
     again = tmp_path / "again.joblib"
-    save(train_from_files(EXAMPLES), again)
+    built = subprocess.run(
+        [SALESBOOST, "train", "stage-classifier", "--output", str(again)],
+        env={**os.environ, "PYTHONHASHSEED": "1234"}, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert built.returncode == 0, built.stderr
     assert again.read_bytes() == model_file.read_bytes()
 
 
@@ -129,6 +140,55 @@ async def test_the_same_reply_means_something_else_after_a_greeting(executor: To
     assert after_price["stage"] == "closing"
 
 
+# Seller turns and replies written for these tests; none of them is in the training data (checked below).
+ASKS = {
+    "closing": "All the paperwork is prepared; may I send it to you for e-signature now?",
+    "opening": "To begin, I'd propose a round of introductions and then your goals for the quarter. Okay with you?",
+    "presentation": "Would it be useful if I put the reporting screen up next?",
+    "discovery": "Mind if I ask a few things about how your reps prospect today?",
+}
+REPLIES = ["Sure, sounds fine.", "Yes, go right ahead.", "That's fine by us."]
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+async def test_the_same_reply_takes_the_stage_of_the_turn_it_answers(executor: ToolExecutor, reply: str) -> None:
+    for expected, turn in ASKS.items():
+        out = await ok(executor, {"message": reply, "history": [{"role": "seller", "content": turn}]})
+        assert out["stage"] == expected, (turn, out)
+
+
+async def test_what_the_previous_turn_reads_as_is_a_signal(executor: ToolExecutor) -> None:
+    out = await ok(executor, {"message": "Yes, go right ahead.",
+                              "history": [{"role": "seller", "content": ASKS["closing"]}]})
+    assert (out["stage"], out["intent"]) == ("closing", "commitment")
+    assert any("in reply to a closing turn" in s or "turn reads as closing" in s for s in out["signals"])
+
+
+async def test_pushback_after_a_quoted_price_is_an_objection_not_the_quote(executor: ToolExecutor) -> None:
+    quote = [{"role": "seller", "content": "For forty seats the yearly figure comes to 51,600."}]
+    out = await ok(executor, {"message": "Hm, that's a lot more than we'd hoped to pay.", "history": quote})
+    assert (out["stage"], out["intent"]) == ("objection_handling", "price_objection")
+    yes = await ok(executor, {"message": "Fine, let's proceed on that basis.", "history": quote})
+    assert (yes["stage"], yes["intent"]) == ("closing", "commitment")
+
+
+async def test_the_last_turn_weighs_more_than_an_older_one(executor: ToolExecutor) -> None:
+    older_first = [{"role": "seller", "content": ASKS["opening"]}, {"role": "customer", "content": "Sure."},
+                   {"role": "seller", "content": ASKS["closing"]}]
+    out = await ok(executor, {"message": "Yes, go right ahead.", "history": older_first})
+    assert out["stage"] == "closing"
+    out = await ok(executor, {"message": "Yes, go right ahead.", "history": list(reversed(older_first))})
+    assert out["stage"] == "opening"
+
+
+def test_the_test_phrasings_are_not_in_the_training_data() -> None:
+    seen = {e.sample.message.lower() for e in load_examples(EXAMPLES)}
+    seen |= {t.content.lower() for e in load_examples(EXAMPLES) for t in e.sample.history}
+    written = [*ASKS.values(), *REPLIES, "Hm, that's a lot more than we'd hoped to pay.",
+               "Fine, let's proceed on that basis.", *(m for m, _ in UNSEEN)]
+    assert not [m for m in written if m.lower() in seen]
+
+
 async def test_the_current_stage_decides_an_ambiguous_reply(executor: ToolExecutor) -> None:
     stages = {s: (await ok(executor, {"message": "ok", "current_stage": s}))["stage"] for s in ("opening", "follow_up")}
     assert stages == {"opening": "opening", "follow_up": "follow_up"}
@@ -161,6 +221,23 @@ async def test_plain_messages(
 ) -> None:
     out = await ok(executor, payload)
     assert (out["stage"], out["intent"]) == (expected_stage, expected_intent)
+
+
+UNSEEN = [  # phrasings and styles the training data does not have
+    ("gm! quick q - wot does ur tool do for onboarding new AEs?", "presentation"),
+    ("Dear Mr. Ibáñez, my name is Oona Virtanen and I lead partnerships at SalesBoost.", "opening"),
+    ("Truthfully, we lose most deals because nobody qualifies the budget early enough.", "discovery"),
+    ("Your rival quoted us 40% under this, so I'm struggling to see the case.", "objection_handling"),
+    ("Agreement signed & returned - pls confirm receipt.", "closing"),
+    ("Hey Ida, circling round again on the deck from last Wednesday, any reactions?", "follow_up"),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), UNSEEN)
+async def test_phrasings_not_in_the_training_data(executor: ToolExecutor, message: str, expected: str) -> None:
+    speaker = "seller" if expected in ("opening", "follow_up") else "customer"
+    out = await ok(executor, {"message": message, "speaker": speaker})
+    assert out["stage"] == expected, out
 
 
 async def test_empty_input_is_opening_with_low_confidence(executor: ToolExecutor) -> None:
@@ -255,6 +332,16 @@ def test_a_corrupt_or_foreign_model_file_names_the_command(tmp_path: Path) -> No
         load(tmp_path / "old.joblib")
 
 
+def test_a_model_of_the_previous_format_is_refused_with_the_command(model_file: Path, tmp_path: Path) -> None:
+    import joblib
+    import sklearn
+
+    old = tmp_path / "format2.joblib"
+    joblib.dump({"format": 2, "sklearn": sklearn.__version__, "model": load(model_file)}, old)
+    with pytest.raises(StageModelError, match=r"format 2.*rebuild it with `salesboost train stage-classifier`"):
+        load(old)
+
+
 # --- the data -------------------------------------------------------------------------------------------------------
 
 
@@ -265,9 +352,13 @@ def test_shipped_examples_cover_every_label_both_speakers_and_context() -> None:
     assert {e.intent for e in examples} == set(INTENTS)
     speakers = [e.sample.speaker for e in examples]
     assert min(speakers.count("seller"), speakers.count("customer")) >= 100
-    assert sum(bool(e.sample.history) for e in examples) >= 50
+    assert sum(bool(e.sample.history) for e in examples) >= 700
     assert sum(e.sample.current_stage is not None for e in examples) >= 100
-    assert len({e.sample.message.lower() for e in examples}) >= 0.85 * len(examples)
+    # Short replies recur on purpose, each after turns of other stages; with its last turn each line is its own.
+    in_context = {(e.sample.message.lower(), e.sample.history[-1].content if e.sample.history else "")
+                  for e in examples}
+    assert len(in_context) >= 0.97 * len(examples)
+    assert len({e.sample.message.lower() for e in examples}) >= 0.6 * len(examples)
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """The stage classifier's model: training, calibration, prediction, and the model file.
 
-Two multinomial logistic regressions read the feature row (see `stage.features`): one for the stage, one
-for the intent. Each is calibrated by a temperature fitted on held-out predictions, so its confidence is a
-real probability. scikit-learn fits the weights; prediction is one small matrix product done here.
+A turn reader (a multinomial logistic regression over the features of a message on its own) is fitted
+first; the feature row (see `stage.features`) then includes what it reads in the last two turns. Two
+multinomial logistic regressions read that row: one for the stage, one for the intent. Each is calibrated
+by a temperature fitted on held-out predictions, so its confidence is a real probability. scikit-learn fits
+the weights; prediction is one small matrix product done here.
 Training is deterministic: the same data gives the same model file.
 """
 
@@ -24,9 +26,19 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 
-from salesboost.sales.stage.features import Featurizer, FloatArray, IntArray, Lexicon, Sample, Turn, load_lexicon
+from salesboost.sales.stage.features import (
+    Featurizer,
+    FloatArray,
+    IntArray,
+    Lexicon,
+    Sample,
+    Turn,
+    TurnReader,
+    load_lexicon,
+    softmax,
+)
 
 Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"]
 Intent = Literal[
@@ -37,9 +49,11 @@ Role = Literal["seller", "customer"]
 STAGES: tuple[str, ...] = get_args(Stage)
 INTENTS: tuple[str, ...] = get_args(Intent)
 ROLES: tuple[str, ...] = get_args(Role)
-FORMAT = 2
+FORMAT = 3  # 3: the featurizer holds a turn reader and context features
 SEED = 0
-HELD_OUT = 0.2
+FOLDS = 5  # the held-out part is one fold in five
+C = 10.0  # inverse regularisation of the stage and intent classifiers
+READER_C = 10.0  # and of the turn reader; both chosen on the held-out fold of the training data
 MIN_PER_LABEL = 10  # enough to appear on both sides of the held-out split
 TRAIN_COMMAND = "salesboost train stage-classifier"
 
@@ -76,6 +90,8 @@ class Metrics:
     intent_accuracy: float
     stage_macro_f1: float
     intent_macro_f1: float
+    stage_accuracy_with_history: float
+    stage_accuracy_without_history: float
 
 
 # --- data files ----------------------------------------------------------------------------------------------
@@ -138,15 +154,9 @@ def load_examples(path: Path) -> list[Example]:
 # --- the classifiers -----------------------------------------------------------------------------------------
 
 
-def _softmax(z: FloatArray) -> FloatArray:
-    e: FloatArray = np.exp(z - z.max(axis=-1, keepdims=True))
-    total: FloatArray = e.sum(axis=-1, keepdims=True)
-    return e / total
-
-
-def _regression() -> LogisticRegression:
+def _regression(c: float) -> LogisticRegression:
     # newton-cg: deterministic, and on this wide sparse problem several times faster than lbfgs.
-    return LogisticRegression(C=10.0, solver="newton-cg", max_iter=1000)
+    return LogisticRegression(C=c, solver="newton-cg", max_iter=1000)
 
 
 @dataclass(slots=True)
@@ -159,13 +169,13 @@ class Linear:
     temperature: float = 1.0
 
     @classmethod
-    def fit(cls, x: sparse.csr_matrix, y: Sequence[str]) -> Linear:
-        model = _regression().fit(x, np.asarray(y))
+    def fit(cls, x: sparse.csr_matrix, y: Sequence[str], c: float = C) -> Linear:
+        model = _regression(c).fit(x, np.asarray(y))
         return cls(tuple(str(c) for c in model.classes_), model.coef_, model.intercept_)
 
     def probabilities(self, indices: IntArray, values: FloatArray) -> FloatArray:
         scores = self.weights[:, indices] @ values + self.bias
-        return _softmax(scores / self.temperature)
+        return softmax(scores / self.temperature)
 
     def calibrate(self, x: sparse.csr_matrix, y: Sequence[str]) -> None:
         """Fit the temperature that gives the least log loss on examples the model was not trained on."""
@@ -174,7 +184,7 @@ class Linear:
         rows = np.arange(len(truth))
 
         def loss(log_t: float) -> float:
-            p = _softmax(logits / math.exp(log_t))
+            p = softmax(logits / math.exp(log_t))
             return float(-np.mean(np.log(p[rows, truth] + 1e-12)))
 
         self.temperature = math.exp(float(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
@@ -190,9 +200,13 @@ class StageModel:
     @classmethod
     def fit(cls, examples: Sequence[Example], lexicon: Lexicon) -> StageModel:
         samples = [e.sample for e in examples]
+        stages = [e.stage for e in examples]
         featurizer = Featurizer(lexicon).fit(samples)
+        # The turn reader learns each message's stage from the message alone, as a history turn is seen.
+        alone = Linear.fit(featurizer.matrix([Sample(s.message, s.speaker) for s in samples]), stages, READER_C)
+        featurizer.set_reader(TurnReader(alone.classes, alone.weights, alone.bias))
         x = featurizer.matrix(samples)
-        return cls(featurizer, Linear.fit(x, [e.stage for e in examples]), Linear.fit(x, [e.intent for e in examples]))
+        return cls(featurizer, Linear.fit(x, stages), Linear.fit(x, [e.intent for e in examples]))
 
     def calibrate(self, examples: Sequence[Example]) -> None:
         x = self.featurizer.matrix([e.sample for e in examples])
@@ -223,16 +237,21 @@ class StageModel:
 # --- training, evaluation, files ------------------------------------------------------------------------------
 
 
-def evaluate(model: StageModel, examples: Sequence[Example]) -> tuple[float, float, float, float]:
-    """Accuracy and macro F1 of stage and intent on `examples`."""
+def evaluate(model: StageModel, examples: Sequence[Example]) -> tuple[float, ...]:
+    """Accuracy and macro F1 of stage and intent on `examples`, then stage accuracy with and without history."""
     predictions = [model.predict(e.sample) for e in examples]
     stages, intents = [e.stage for e in examples], [e.intent for e in examples]
     got_stage, got_intent = [p.stage for p in predictions], [p.intent for p in predictions]
+    hits = [(bool(e.sample.history), p.stage == e.stage) for e, p in zip(examples, predictions, strict=True)]
+    with_history = [hit for has, hit in hits if has]
+    without_history = [hit for has, hit in hits if not has]
     return (
         float(accuracy_score(stages, got_stage)),
         float(accuracy_score(intents, got_intent)),
         float(f1_score(stages, got_stage, average="macro")),
         float(f1_score(intents, got_intent, average="macro")),
+        sum(with_history) / max(len(with_history), 1),
+        sum(without_history) / max(len(without_history), 1),
     )
 
 
@@ -242,13 +261,16 @@ def train_from_files(examples: Path) -> StageModel:
 
 
 def train(examples: Sequence[Example], lexicon: Lexicon) -> StageModel:
-    """Fit on 80%, score and calibrate on the held-out 20% (stratified by stage), then fit on everything.
+    """Fit on 80%, score and calibrate on the held-out 20%, then fit on everything.
 
+    The held-out part is stratified by stage and grouped by the last turn of the history: examples that answer
+    the same turn fall on one side, so the score measures reading a turn the model has not seen.
     The final model keeps the held-out temperatures: calibration needs predictions on unseen examples.
     """
-    train_part, test_part = train_test_split(
-        list(examples), test_size=HELD_OUT, random_state=SEED, stratify=[e.stage for e in examples]
-    )
+    groups = [e.sample.history[-1].content if e.sample.history else e.id for e in examples]
+    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    train_rows, test_rows = next(folds.split(examples, [e.stage for e in examples], groups))
+    train_part, test_part = [examples[i] for i in train_rows], [examples[i] for i in test_rows]
     held = StageModel.fit(train_part, lexicon)
     held.calibrate(test_part)
     model = StageModel.fit(examples, lexicon)

@@ -156,3 +156,50 @@ def test_a_bad_quiet_hours_file_is_refused_at_start_up(tmp_path: Path) -> None:
     hours.write_text('default:\n  hours: {start: "21:00", end: "08:00"}\n', encoding="utf-8")
     with pytest.raises(SettingsError, match=r"SALESBOOST_SMS_QUIET_HOURS_FILE.*must come before"):
         rules_from_settings(load_settings(sms_quiet_hours_file=hours))
+
+
+async def create_customer(executor: ToolExecutor, phone: str, time_zone: str) -> str:
+    created = ok(await executor.execute(
+        "crm_integration",
+        {"action": "create", "data": {"name": f"Customer in {time_zone}", "phone": phone, "time_zone": time_zone}},
+        "sdr", idempotency_key=f"create-{phone[1:]}",
+    ))["customer"]
+    assert created["time_zone"] == time_zone
+    return str(created["customer_id"])
+
+
+async def test_the_customers_own_time_zone_wins_over_the_numbers(executor: ToolExecutor) -> None:
+    """A New York number whose owner lives in Los Angeles: at 08:30 in New York it is 05:30 where the text lands,
+    so it waits for 08:00 Pacific, by customer or by the phone on file; another New York number goes at once."""
+    customer_id = await create_customer(executor, "+12125551234", "America/Los_Angeles")
+    by_customer = ok(await executor.execute(
+        SMS, {"customer_id": customer_id, "message": "Your order has shipped."}, "sdr", idempotency_key="tz-1"
+    ))["message"]
+    assert (by_customer["status"], by_customer["send_at"]) == ("scheduled", at(15))
+    assert ok(await send(executor, "+12125551234"))["message"]["send_at"] == at(15)
+    assert ok(await send(executor, "+12125551235"))["message"]["status"] == "queued"
+
+
+async def test_a_time_zone_must_be_a_real_one(executor: ToolExecutor) -> None:
+    result = await executor.execute(
+        "crm_integration",
+        {"action": "create", "data": {"name": "Nowhere Ltd", "time_zone": "America/Springfield"}},
+        "sdr", idempotency_key="tz-bad",
+    )
+    assert "data.time_zone" in failed(result, "TOOL_INPUT_INVALID")
+
+
+async def test_a_customers_zone_lets_a_number_with_disjoint_zones_be_texted(
+    backends: ToolBackends, tmp_path: Path
+) -> None:
+    """Alaska's two zones never share an 08:00-09:00 window: by number the text cannot go, by the customer's own
+    zone it goes at 08:00 in Anchorage."""
+    hours = tmp_path / "hours.yaml"
+    hours.write_text('default:\n  hours: {start: "08:00", end: "09:00"}\n', encoding="utf-8")
+    backends.clock = lambda: TUESDAY
+    async with customer_executor(backends, sms_quiet_hours_file=hours) as executor:
+        customer_id = await create_customer(executor, "+19075551234", "America/Anchorage")
+        result = await executor.execute(
+            SMS, {"customer_id": customer_id, "message": "Your order has shipped."}, "sdr", idempotency_key="ak-1"
+        )
+        assert (ok(result)["message"]["status"], ok(result)["message"]["send_at"]) == ("scheduled", at(16))

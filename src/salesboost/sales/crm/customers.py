@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salesboost.clock import as_utc
+from salesboost.clock import as_utc, local_zone
 from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
 from salesboost.store.customers import STAGES, Customer, CustomerCount
 from salesboost.tools.base import StoredText
@@ -85,6 +85,11 @@ class CustomerFields(BaseModel):
     email: StoredText | None = Field(None, max_length=254)
     phone: StoredText | None = Field(None, max_length=40, description="Any format; stored as E.164.")
     industry: StoredText | None = Field(None, max_length=100)
+    time_zone: str | None = Field(
+        None,
+        max_length=64,
+        description="The customer's IANA time zone, e.g. America/Chicago: texts keep to quiet hours there.",
+    )
     stage: Stage | None = None
     deal_value: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, e.g. USD.")
@@ -109,6 +114,13 @@ class CustomerFields(BaseModel):
             raise ValueError("not an e-mail address")
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        if value is not None and local_zone(value) is None:
+            raise ValueError("not an IANA time zone name (e.g. America/Chicago)")
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -138,6 +150,7 @@ class CustomerView(BaseModel):
     email: str | None
     phone: str | None
     industry: str | None
+    time_zone: str | None
     stage: str
     deal_value: Decimal
     currency: str
@@ -157,6 +170,7 @@ class CustomerView(BaseModel):
             email=row.email,
             phone=row.phone,
             industry=row.industry,
+            time_zone=row.time_zone,
             stage=row.stage,
             deal_value=Decimal(row.deal_value).quantize(Decimal("0.01")),
             currency=row.currency,
@@ -188,6 +202,7 @@ def new_customer(fields: CustomerFields, now: datetime, number: int | None = Non
         email=fields.email,
         phone=fields.phone,
         industry=fields.industry,
+        time_zone=fields.time_zone,
         stage=fields.stage or "opening",
         deal_value=fields.deal_value if fields.deal_value is not None else Decimal("0"),
         currency=fields.currency or "USD",

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import yaml
 from phonenumbers import geocoder
 from phonenumbers import timezone as number_zones
+
+from salesboost.clock import local_zone
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Far enough to find a window for any zones whose windows overlap at all (the rules repeat weekly).
@@ -73,9 +75,13 @@ class QuietHours:
             raise QuietHoursError(f"{path}: {exc}") from None
         return cls(default, regions, fallback)
 
-    def recipient(self, e164: str) -> Recipient:
+    def recipient(self, e164: str, zone: ZoneInfo | None = None) -> Recipient:
+        """Where the number's texts land: in `zone` when the customer's own is known, else in every zone the
+        number maps to ("Etc/Unknown" when it maps to none: then the fallback)."""
         number = phonenumbers.parse(e164)
-        zones = tuple(z for name in number_zones.time_zones_for_number(number) if (z := _zone(name)) is not None)
+        if zone is not None:
+            return Recipient((zone,), self._week_for(number))
+        zones = tuple(z for name in number_zones.time_zones_for_number(number) if (z := local_zone(name)) is not None)
         return Recipient(zones or (self.fallback,), self._week_for(number))
 
     def _week_for(self, number: phonenumbers.PhoneNumber) -> Week:
@@ -115,13 +121,6 @@ class QuietHours:
     def _opening(week: Week, zone: ZoneInfo, day: date) -> datetime | None:
         window = week.window(day)
         return None if window is None else datetime.combine(day, window.start, tzinfo=zone)
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # "Etc/Unknown": the number's zone is not known
-        return None
 
 
 def _window(value: Any, where: str) -> Window | None:

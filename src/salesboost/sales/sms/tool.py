@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from salesboost.clock import as_utc
+from salesboost.clock import as_utc, local_zone
 from salesboost.config import Settings, SettingsError
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance.tool import ComplianceEngine
@@ -242,7 +242,7 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             )
         marketing = args.campaign is not None or args.marketing
         now = ctx.backends.clock()
-        send_at = self._send_at(args, phone, marketing, now)
+        send_at = self._send_at(args, phone, customer, marketing, now)
         verdict = self.compliance.check(
             args.message,
             channel="sms",
@@ -281,9 +281,12 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             compliance_warnings=sorted({v.rule_id for v in verdict.violations}),
         )
 
-    def _send_at(self, args: SmsInput, phone: str, marketing: bool, now: datetime) -> datetime:
-        """When the text may go out: the asked moment (or now), moved past the recipient's quiet hours. A test
-        number reaches nobody, and a transactional text may be exempt (SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR)."""
+    def _send_at(
+        self, args: SmsInput, phone: str, customer: Customer | None, marketing: bool, now: datetime
+    ) -> datetime:
+        """When the text may go out: the asked moment (or now), moved past the recipient's quiet hours (in the
+        customer's own time zone when the CRM has it, else in every zone of the number). A test number reaches
+        nobody, and a transactional text may be exempt (SALESBOOST_SMS_TRANSACTIONAL_ANY_HOUR)."""
         asked = now if args.send_at is None else args.send_at.astimezone(UTC)
         if asked < now or asked > now + MAX_SCHEDULE_AHEAD:
             raise ToolDomainError(
@@ -294,14 +297,15 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             )
         if is_fictional(phone) or (not marketing and self.rules.transactional_any_hour):
             return asked
-        recipient = self.rules.quiet_hours.recipient(phone)
+        own = customer.time_zone if customer is not None and customer.phone == phone else None
+        recipient = self.rules.quiet_hours.recipient(phone, None if own is None else local_zone(own))
         allowed = self.rules.quiet_hours.next_allowed(recipient, asked)
         if allowed is None:
             zones = ", ".join(z.key for z in recipient.zones)
             raise ToolDomainError(
                 SMS_NO_SENDING_WINDOW,
                 f"{phone} maps to the time zones {zones}, whose sending hours ({recipient.week.name}) never overlap; "
-                "text it by customer_id once its time zone is known, or call instead",
+                "set the customer's time_zone with crm_integration update and text it by customer_id, or call instead",
                 details={"phone": phone, "zones": [z.key for z in recipient.zones], "hours": recipient.week.name},
             )
         return allowed

@@ -438,7 +438,14 @@ def train_compliance(
     """Train compliance_check's sentence classifier and print its held-out precision and recall."""
     from pathlib import Path
 
-    from salesboost.sales.compliance.model import DEFAULT_DATA, ComplianceModelError, load, save, train_from_file
+    from salesboost.sales.compliance.model import (
+        DEFAULT_DATA,
+        FOLDS,
+        ComplianceModelError,
+        load,
+        save,
+        train_from_file,
+    )
 
     examples = Path(data) if data else DEFAULT_DATA
     model_file = Path(output) if output else get_settings().compliance_model_path
@@ -458,10 +465,10 @@ def train_compliance(
     m = model.metrics
     assert m is not None
     typer.echo(f"trained on {m.examples} sentences from {examples}")
-    typer.echo(f"held-out ({m.held_out} sentences of unseen groups): accuracy {m.accuracy:.1%}")
+    typer.echo(f"out of fold ({FOLDS} folds by group, unseen phrasings): accuracy {m.accuracy:.1%}")
     for category in model.flag:
         typer.echo(
             f"  {category}: precision {m.precision[category]:.1%}, recall {m.recall[category]:.1%} "
-            f"(flag at {model.flag[category]:.2f}, veto below {model.veto[category]:.3f})"
+            f"(threshold {model.flag[category]:.2f})"
         )
     typer.echo(f"model written to {model_file}")

@@ -4,9 +4,8 @@ Outcome guarantees, pressure, disparagement and prompt injection are said in too
 ("a sure thing", "I'd stake my job on it", "SYSTEM OVERRIDE"), and so are their denials ("nobody can promise
 that"). A multinomial logistic regression over TF-IDF word (1-2) and character (2-5) n-grams reads one
 sentence at a time and gives each label a probability, calibrated by a temperature fitted on held-out
-sentences. Per category it carries two thresholds picked on that held-out part of the training data (never
-on an evaluation set): `flag` (at or above it the sentence is a violation) and `veto` (below it, a pattern
-hit of that category in the sentence is taken as a false alarm).
+sentences. Per category it carries a threshold, `flag`, picked on that held-out part of the training data
+(never on an evaluation set): at or above it the sentence is a violation.
 
 The held-out part is split by `group` (the hand-written sentence a training line was composed from), so that
 its variants never sit on both sides and the thresholds are chosen on phrasings the model has not seen.
@@ -20,9 +19,11 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupShuffleSplit
+from sklearn.model_selection import GroupKFold
 
 from salesboost.config import DATA_DIR
 
@@ -44,13 +45,12 @@ LABELS: tuple[str, ...] = (
     NONE, "guaranteed_outcome", "prompt_injection", "pressure_tactic", "competitor_disparagement",
 )
 FORMAT = 1
-SEED = 0
-HELD_OUT = 0.25
+FOLDS = 4
 MIN_PER_LABEL = 50
-# Threshold candidates; `flag` maximises F1 on the held-out part (ties: the higher threshold).
+# Threshold candidates; `flag` maximises F-beta out of fold (ties: the higher threshold). Beta below 1
+# weighs precision more: the patterns already catch the plain phrasings, the model must not cry wolf.
+BETA = 0.5
 GRID = tuple(round(0.05 * k, 2) for k in range(2, 19))
-# `veto` is the largest threshold that still keeps this share of the held-out positives of the category.
-VETO_KEEP = 0.99
 TRAIN_COMMAND = "salesboost train compliance"
 DEFAULT_DATA = DATA_DIR / "compliance" / "training.jsonl"
 
@@ -58,6 +58,7 @@ DEFAULT_DATA = DATA_DIR / "compliance" / "training.jsonl"
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s)|\n")
 _WORD = re.compile(r"\w+")
 MIN_WORDS = 3
+CHAR_NGRAMS = (2, 5)
 
 
 class ComplianceModelError(RuntimeError):
@@ -73,10 +74,9 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Scores on the held-out groups of a model trained on the other groups, at the chosen thresholds."""
+    """Out-of-fold scores (each sentence scored by a model that never saw its group), at the chosen thresholds."""
 
     examples: int
-    held_out: int
     accuracy: float
     precision: dict[str, float]
     recall: dict[str, float]
@@ -140,13 +140,26 @@ def sentences(text: str) -> list[tuple[int, int]]:
 # --- the classifier ------------------------------------------------------------------------------------------
 
 
+def char_ngrams(text: str) -> list[str]:
+    """Character 2- to 5-grams of each lower-cased word padded with a space (scikit-learn's `char_wb`,
+    with list comprehensions: the analyzer is most of a check's cost). A word shorter than n counts once."""
+    grams: list[str] = []
+    for word in text.lower().split():
+        padded = f" {word} "
+        size = len(padded)
+        for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1):
+            if size <= n:
+                grams.append(padded)
+                break
+            grams += [padded[i : i + n] for i in range(size - n + 1)]
+    return grams
+
+
 def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
     words = TfidfVectorizer(
         lowercase=True, ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w'’]*\b", dtype=np.float64
     )
-    chars = TfidfVectorizer(
-        lowercase=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, dtype=np.float64
-    )
+    chars = TfidfVectorizer(analyzer=char_ngrams, min_df=2, sublinear_tf=True, dtype=np.float64)
     return words, chars
 
 
@@ -160,11 +173,11 @@ def _softmax(z: FloatArray) -> FloatArray:
 class ComplianceModel:
     words: TfidfVectorizer
     chars: TfidfVectorizer
-    weights: FloatArray  # (labels, features)
+    weights: FloatArray  # (features, labels): a sentence reads a few contiguous rows
     bias: FloatArray  # (labels,)
+    idf: FloatArray  # both vectorizers' IDF weights, words then characters, as the weight rows
     temperature: float
     flag: dict[str, float]
-    veto: dict[str, float]
     metrics: Metrics | None = None
 
     @classmethod
@@ -172,40 +185,52 @@ class ComplianceModel:
         words, chars = _vectorizers()
         texts = [e.text for e in examples]
         x = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
-        # Pickled as a set, whose order changes with the hash seed; prediction never reads it.
-        words.stop_words_ = chars.stop_words_ = None  # type: ignore[assignment]
+        for vectorizer in (words, chars):
+            # A set (its pickled order follows the hash seed) and a memory address: prediction needs neither.
+            vectorizer.stop_words_ = None  # type: ignore[assignment]
+            vars(vectorizer).pop("_stop_words_id", None)
         regression = LogisticRegression(C=20.0, solver="newton-cg", max_iter=1000)
         regression.fit(x, np.array([LABELS.index(e.label) for e in examples]))
         if tuple(regression.classes_) != tuple(range(len(LABELS))):
             raise ComplianceModelError("every label needs training examples")
-        flag = {label: 0.5 for label in LABELS[1:]}
-        return cls(words, chars, regression.coef_, regression.intercept_, 1.0, flag, dict.fromkeys(flag, 0.0))
+        flag = dict.fromkeys(LABELS[1:], 0.5)  # until `train` sets the thresholds chosen out of fold
+        idf = np.concatenate([words.idf_, chars.idf_])
+        return cls(words, chars, np.ascontiguousarray(regression.coef_.T), regression.intercept_, idf, 1.0, flag)
 
     def probabilities(self, texts: Sequence[str]) -> FloatArray:
-        """One row per text: the calibrated probability of each of `LABELS`."""
+        """One row per text: the calibrated probability of each of `LABELS`.
+
+        What `TfidfVectorizer.transform` and the regression compute (sublinear TF x IDF, L2 norm per
+        vectorizer, one dot product), for all the texts at once and without their per-call overhead (about
+        1 ms a sentence): a check costs one pass of Python over the n-grams and a few numpy calls.
+        """
+        features: list[int] = []  # the vectorizer's feature index, -1 for an n-gram not in its vocabulary
+        counts: list[int] = []
+        rows: list[int] = []  # 2 * text + vectorizer: each is L2-normalised on its own
+        for v, vectorizer in enumerate((self.words, self.chars)):
+            analyze, index = vectorizer.build_analyzer(), vectorizer.vocabulary_.get
+            for t, text in enumerate(texts):
+                grams = Counter(analyze(text))
+                features.extend(map(index, grams, repeat(-1)))
+                counts.extend(grams.values())
+                rows.extend(repeat(2 * t + v, len(grams)))
+        j, n, row = np.array(features, dtype=np.intp), np.array(counts, dtype=np.float64), np.array(rows)
+        known = j >= 0
+        j = j[known] + np.where(row[known] % 2, len(self.words.vocabulary_), 0)  # the chars' columns come second
+        n, row = n[known], row[known]
+        tfidf = (1.0 + np.log(n)) * self.idf[j]
+        norms = np.sqrt(np.bincount(row, tfidf * tfidf, minlength=2 * len(texts)))
+        tfidf /= norms[row]
+        contributions = tfidf[:, None] * self.weights[j]
+        logits = np.stack(
+            [np.bincount(row // 2, contributions[:, k], minlength=len(texts)) for k in range(len(LABELS))], axis=1
+        )
+        return _softmax((logits + self.bias) / self.temperature)
+
+    def logits(self, texts: Sequence[str]) -> FloatArray:
+        """Uncalibrated scores through scikit-learn's own transform (training only; `probabilities` is faster)."""
         x = sparse.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
-        logits: FloatArray = np.asarray(x @ self.weights.T) + self.bias
-        return _softmax(logits / self.temperature)
-
-    def calibrate(self, examples: Sequence[Example]) -> None:
-        """Temperature (least log loss), then the `flag` and `veto` thresholds, on examples not trained on."""
-        texts = [e.text for e in examples]
-        x = sparse.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
-        logits = np.asarray(x @ self.weights.T) + self.bias
-        truth = np.array([LABELS.index(e.label) for e in examples])
-        rows = np.arange(len(truth))
-
-        def loss(log_t: float) -> float:
-            p = _softmax(logits / math.exp(log_t))
-            return float(-np.mean(np.log(p[rows, truth] + 1e-12)))
-
-        self.temperature = math.exp(float(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
-        p = _softmax(logits / self.temperature)
-        for k, label in enumerate(LABELS[1:], start=1):
-            positive = truth == k
-            self.flag[label] = max(GRID, key=lambda t: (_f1(p[:, k] >= t, positive), t))
-            kept = np.sort(p[positive, k])
-            self.veto[label] = float(min(kept[int(len(kept) * (1 - VETO_KEEP))], self.flag[label]))
+        return np.asarray(x @ self.weights) + self.bias
 
     def score(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Per text, the probability of each category (not of `none`)."""
@@ -215,38 +240,57 @@ class ComplianceModel:
         return [{label: float(row[k]) for k, label in enumerate(LABELS) if k} for row in p]
 
 
-def _f1(predicted: npt.NDArray[np.bool_], positive: npt.NDArray[np.bool_]) -> float:
+def _f_beta(predicted: npt.NDArray[np.bool_], positive: npt.NDArray[np.bool_]) -> float:
     tp = int(np.sum(predicted & positive))
-    return 2 * tp / (int(predicted.sum()) + int(positive.sum()) or 1)
+    b2 = BETA * BETA
+    return (1 + b2) * tp / (int(predicted.sum()) + b2 * int(positive.sum()) or 1)
 
 
-def _metrics(model: ComplianceModel, examples: Sequence[Example], total: int) -> Metrics:
-    """Accuracy of the decision the tool makes (the most probable category at or above its flag, else none)."""
-    scores = model.score([e.text for e in examples])
-    decided = [max((c for c in s if s[c] >= model.flag[c]), key=s.__getitem__, default=NONE) for s in scores]
-    gold = [e.label for e in examples]
+def _calibrate(logits: FloatArray, truth: npt.NDArray[np.intp]) -> tuple[float, dict[str, float]]:
+    """The temperature of least log loss, then per category the threshold of best F-beta (ties: the higher)."""
+    rows = np.arange(len(truth))
+
+    def loss(log_t: float) -> float:
+        p = _softmax(logits / math.exp(log_t))
+        return float(-np.mean(np.log(p[rows, truth] + 1e-12)))
+
+    temperature = math.exp(float(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
+    p = _softmax(logits / temperature)
+    flag = {}
+    for k, label in enumerate(LABELS[1:], start=1):
+        positive = truth == k
+        flag[label] = max(GRID, key=lambda t: (_f_beta(p[:, k] >= t, positive), t))
+    return temperature, flag
+
+
+def _metrics(p: FloatArray, truth: npt.NDArray[np.intp], flag: dict[str, float]) -> Metrics:
+    """Scores of the decision the tool makes: the most probable category at or above its threshold, else none."""
+    thresholds = np.array([np.inf, *(flag[label] for label in LABELS[1:])])
+    flagged = np.where(p >= thresholds, p, -1.0)
+    decided = np.where(flagged.max(axis=1) >= 0, flagged.argmax(axis=1), 0)
     precision, recall = {}, {}
-    for label in LABELS[1:]:
-        tp = sum(1 for d, g in zip(decided, gold, strict=True) if d == g == label)
-        precision[label] = tp / max(1, decided.count(label))
-        recall[label] = tp / max(1, gold.count(label))
-    accuracy = sum(1 for d, g in zip(decided, gold, strict=True) if d == g) / len(gold)
-    return Metrics(total, len(examples), accuracy, precision, recall)
+    for k, label in enumerate(LABELS[1:], start=1):
+        tp = int(np.sum((decided == k) & (truth == k)))
+        precision[label] = tp / max(1, int(np.sum(decided == k)))
+        recall[label] = tp / max(1, int(np.sum(truth == k)))
+    return Metrics(len(truth), float(np.mean(decided == truth)), precision, recall)
 
 
 def train(examples: Sequence[Example]) -> ComplianceModel:
-    """Fit on 75% of the groups, calibrate and pick thresholds on the other 25%, then fit on everything.
+    """Fit on everything, with the temperature and thresholds chosen on out-of-fold predictions.
 
-    The final model keeps the held-out temperature and thresholds: they need predictions on unseen phrasings.
+    Each of `FOLDS` group folds (`group`: the hand-written sentence a line was composed from) is scored by a
+    model trained on the others, so every threshold is picked on phrasings the scoring model has not seen.
     """
-    split = GroupShuffleSplit(n_splits=1, test_size=HELD_OUT, random_state=SEED)
-    train_idx, test_idx = next(split.split(examples, groups=[e.group for e in examples]))
-    train_part, test_part = [examples[i] for i in train_idx], [examples[i] for i in test_idx]
-    held = ComplianceModel.fit(train_part)
-    held.calibrate(test_part)
+    truth = np.array([LABELS.index(e.label) for e in examples])
+    logits = np.zeros((len(examples), len(LABELS)))
+    for train_idx, test_idx in GroupKFold(n_splits=FOLDS).split(examples, groups=[e.group for e in examples]):
+        fold = ComplianceModel.fit([examples[i] for i in train_idx])
+        logits[test_idx] = fold.logits([examples[i].text for i in test_idx])
+    temperature, flag = _calibrate(logits, truth)
     model = ComplianceModel.fit(examples)
-    model.temperature, model.flag, model.veto = held.temperature, held.flag, held.veto
-    model.metrics = _metrics(held, test_part, len(examples))
+    model.temperature, model.flag = temperature, flag
+    model.metrics = _metrics(_softmax(logits / temperature), truth, flag)
     return model
 
 

@@ -12,8 +12,7 @@ turn a claim into a disclaimer ("there is no guarantee"), and the `rules`. Each 
 - `discount`: patterns capturing a percentage (`pct`) compared with the configured maximum discount;
 - `missing`: fires when none of its patterns occurs (e.g. a marketing SMS without opt-out wording);
 - `learned`: the trained sentence classifier of `compliance.model` for its category (no patterns): a
-  sentence it scores at or above the category's threshold is a violation, and a `regex` hit of the same
-  category in a sentence it scores below the veto threshold is dropped (see `docs/compliance.md`).
+  sentence it scores at or above the category's threshold is a violation (see `docs/compliance.md`).
 
 PII detectors take `not_after`: a regex that, ending right before a detected number, makes it an
 identifier ("order #", "invoice number is") rather than personal data.

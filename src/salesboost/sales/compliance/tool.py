@@ -3,15 +3,13 @@
 `ComplianceEngine` is the reusable part (the SMS tool calls it before sending); `ComplianceCheckTool` is the
 tool around it. The rules live in a YAML rule pack (`SALESBOOST_COMPLIANCE_RULES`), never in this code.
 The pack's `learned` rules hand their categories to the trained sentence classifier (`compliance.model`):
-exact rules (personal data, discounts, opt-out) always stand; pattern hits of a learned category stand
-unless the model scores their sentence below its veto threshold; and the model adds a violation for each
-sentence it scores at or above the category's flag threshold that no pattern of that category caught.
+every pattern hit stands (the patterns handle their own negations), and the model adds a violation for each
+sentence it scores at or above the category's threshold that no pattern of that category caught.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,32 +141,17 @@ class ComplianceEngine:
                     _keep(kept, hit)
         learned = [rule for rule in rules if rule.spec.kind == "learned"]
         if learned:
-            kept = self._learned(text, learned, kept)
+            self._learned(text, learned, kept)
         return sorted(kept, key=lambda h: (h.start, h.end))
 
-    def _learned(self, text: str, learned: list[CompiledRule], hits: list[_Hit]) -> list[_Hit]:
-        """The model's verdict per sentence: vetoes pattern hits it scores too low, adds the sentences it flags."""
+    def _learned(self, text: str, learned: list[CompiledRule], hits: list[_Hit]) -> None:
+        """The sentences the model scores at or above a learned category's threshold, where no pattern hit."""
         model = self._model()
         spans = sentences(text)
-        scores = model.score([text[s:e] for s, e in spans])
-        starts = [s for s, _ in spans]
-        categories = {rule.spec.category for rule in learned}
-
-        def score(hit: _Hit) -> float:
-            at = max(0, bisect_right(starts, hit.start) - 1)
-            return scores[at][hit.rule.spec.category] if spans else 0.0
-
-        kept = [
-            h for h in hits
-            if h.rule.spec.kind != "regex" or h.rule.spec.category not in categories
-            or score(h) >= model.veto[h.rule.spec.category]
-        ]
-        for rule in learned:
-            category = rule.spec.category
-            for (start, end), p in zip(spans, scores, strict=True):
-                if p[category] >= model.flag[category]:
-                    _keep(kept, _Hit(rule, start, end))
-        return kept
+        for (start, end), score in zip(spans, model.score([text[s:e] for s, e in spans]), strict=True):
+            for rule in learned:
+                if score[rule.spec.category] >= model.flag[rule.spec.category]:
+                    _keep(hits, _Hit(rule, start, end))
 
     def _detect(self, rule: CompiledRule, text: str) -> Iterator[_Hit]:
         kind = rule.spec.kind

@@ -3,13 +3,14 @@
 Outcome guarantees, pressure, disparagement and prompt injection are said in too many ways for patterns
 ("a sure thing", "I'd stake my job on it", "SYSTEM OVERRIDE"), and so are their denials ("nobody can promise
 that"). A multinomial logistic regression over TF-IDF word (1-2) and character (2-5) n-grams reads one
-sentence at a time and gives each label a probability, calibrated by a temperature fitted on held-out
-sentences. Per category it carries a threshold, `flag`, picked on that held-out part of the training data
-(never on an evaluation set): at or above it the sentence is a violation.
+sentence at a time and gives each label a probability, calibrated by a temperature. Per category it carries
+a threshold, `flag`: at or above it the sentence is a violation. Temperature and thresholds are chosen on
+out-of-fold predictions of the training data (never on an evaluation set), in folds by `group` (the
+hand-written sentence a training line was composed from), so that a sentence's variants never sit on both
+sides and every choice is made on phrasings the scoring model has not seen.
 
-The held-out part is split by `group` (the hand-written sentence a training line was composed from), so that
-its variants never sit on both sides and the thresholds are chosen on phrasings the model has not seen.
-Training is deterministic: the same data gives a byte-identical model file.
+Training is deterministic (sorted input, deterministic solver and folds): the same data gives a
+byte-identical model file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -128,13 +129,17 @@ def sentences(text: str) -> list[tuple[int, int]]:
             end -= 1
         if start == end:
             continue
-        if spans and len(_WORD.findall(text, start, end)) < MIN_WORDS:
+        if spans and word_count(text, start, end) < MIN_WORDS:
             spans[-1] = (spans[-1][0], end)
-        elif spans and len(_WORD.findall(text, *spans[-1])) < MIN_WORDS:
+        elif spans and word_count(text, *spans[-1]) < MIN_WORDS:
             spans[-1] = (spans[-1][0], end)  # a short opener ("Look.", "Rep:") joins what follows
         else:
             spans.append((start, end))
     return spans
+
+
+def word_count(text: str, start: int, end: int) -> int:
+    return len(_WORD.findall(text, start, end))
 
 
 # --- the classifier ------------------------------------------------------------------------------------------
@@ -187,7 +192,7 @@ class ComplianceModel:
         x = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
         for vectorizer in (words, chars):
             # A set (its pickled order follows the hash seed) and a memory address: prediction needs neither.
-            vectorizer.stop_words_ = None  # type: ignore[assignment]
+            vectorizer.stop_words_ = None
             vars(vectorizer).pop("_stop_words_id", None)
         regression = LogisticRegression(C=20.0, solver="newton-cg", max_iter=1000)
         regression.fit(x, np.array([LABELS.index(e.label) for e in examples]))

@@ -19,7 +19,14 @@ from pydantic import BaseModel, Field, StrictBool
 
 from salesboost.config import Settings
 from salesboost.pii import find_emails, find_phones
-from salesboost.sales.compliance.model import ComplianceModel, ComplianceModelError, load_cached, sentences
+from salesboost.sales.compliance.model import (
+    MIN_WORDS,
+    ComplianceModel,
+    ComplianceModelError,
+    load_cached,
+    sentences,
+    word_count,
+)
 from salesboost.sales.compliance.pii import find_cards, find_ssns, mask_pii
 from salesboost.sales.compliance.rules import CompiledRule, RulePack, load_rule_pack
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
@@ -147,7 +154,8 @@ class ComplianceEngine:
     def _learned(self, text: str, learned: list[CompiledRule], hits: list[_Hit]) -> None:
         """The sentences the model scores at or above a learned category's threshold, where no pattern hit."""
         model = self._model()
-        spans = sentences(text)
+        # A message of one or two words ("Hello!", "Message 1") is too little evidence for the model.
+        spans = [(s, e) for s, e in sentences(text) if word_count(text, s, e) >= MIN_WORDS]
         for (start, end), score in zip(spans, model.score([text[s:e] for s, e in spans]), strict=True):
             for rule in learned:
                 if score[rule.spec.category] >= model.flag[rule.spec.category]:

@@ -19,6 +19,7 @@ RUN pip install -e '.[otel]' \
  && useradd --system --uid 10001 --home-dir /app salesboost \
  && mkdir -p var \
  && salesboost train stage-classifier --if-missing \
+ && salesboost train compliance --if-missing \
  && chown -R salesboost var
 
 USER salesboost

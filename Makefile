@@ -22,9 +22,10 @@ migrate: install
 seed: migrate
 	$(BIN)/salesboost db seed
 
-# The stage classifier's model is built from data/stage/ when it is absent (var/ is not committed).
+# The models are built from data/stage/ and data/compliance/ when absent (var/ is not committed).
 model: install
 	$(BIN)/salesboost train stage-classifier --if-missing
+	$(BIN)/salesboost train compliance --if-missing
 
 run: model seed
 	$(BIN)/salesboost serve --host $(HOST) --port $(PORT)

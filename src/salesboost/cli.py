@@ -471,6 +471,53 @@ def train_stage_classifier(
     typer.echo(f"model written to {model_file}")
 
 
+@train_app.command("compliance")
+def train_compliance(
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when a model file that loads is already there.")
+    ] = False,
+    data: Annotated[str | None, typer.Option(help="Labelled sentences (JSONL: text, label, group).")] = None,
+    output: Annotated[str | None, typer.Option(help="Where to write the model file.")] = None,
+) -> None:
+    """Train compliance_check's sentence classifier and print its held-out precision and recall."""
+    from pathlib import Path
+
+    from salesboost.sales.compliance.model import (
+        DEFAULT_DATA,
+        FOLDS,
+        ComplianceModelError,
+        load,
+        save,
+        train_from_file,
+    )
+
+    examples = Path(data) if data else DEFAULT_DATA
+    model_file = Path(output) if output else get_settings().compliance_model_path
+    if if_missing and model_file.is_file():
+        try:
+            load(model_file)
+        except ComplianceModelError as exc:  # written by another version: rebuild it
+            typer.echo(f"rebuilding the compliance model: {exc}")
+        else:
+            typer.echo(f"compliance model already at {model_file}; not retraining")
+            return
+    try:
+        model = train_from_file(examples)
+    except ComplianceModelError as exc:
+        raise _fail(str(exc)) from None
+    save(model, model_file)
+    m = model.metrics
+    assert m is not None
+    typer.echo(f"trained on {m.examples} sentences from {examples}")
+    typer.echo(f"out of fold ({FOLDS} folds by group, unseen phrasings): accuracy {m.accuracy:.1%}")
+    for category in model.flag:
+        typer.echo(
+            f"  {category}: precision {m.precision[category]:.1%}, recall {m.recall[category]:.1%} "
+            f"(threshold {model.flag[category]:.2f})"
+        )
+    typer.echo(f"model written to {model_file}")
+
+
 # --- evaluation (issue 14) -------------------------------------------------------------------------------
 
 eval_app = typer.Typer(

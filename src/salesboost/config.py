@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     compliance_rules: Path = Field(
         DATA_DIR / "compliance" / "default.yaml", validation_alias=_env("SALESBOOST_COMPLIANCE_RULES")
     )
+    compliance_model_path: Path = Field(
+        PROJECT_ROOT / "var" / "models" / "compliance.joblib",
+        validation_alias=_env("SALESBOOST_COMPLIANCE_MODEL_PATH"),
+    )
     kb_cache_ttl: float = Field(300.0, gt=0, validation_alias=_env("SALESBOOST_KB_CACHE_TTL"))
 
     # --- customers and SMS outreach (issue 3) --------------------------------------------------------

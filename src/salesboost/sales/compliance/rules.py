@@ -10,7 +10,12 @@ turn a claim into a disclaimer ("there is no guarantee"), and the `rules`. Each 
   offer is not ours);
 - `card`, `ssn`, `phone`, `email`: the PII detectors of `compliance.pii`;
 - `discount`: patterns capturing a percentage (`pct`) compared with the configured maximum discount;
-- `missing`: fires when none of its patterns occurs (e.g. a marketing SMS without opt-out wording).
+- `missing`: fires when none of its patterns occurs (e.g. a marketing SMS without opt-out wording);
+- `learned`: the trained sentence classifier of `compliance.model` for its category (no patterns): a
+  sentence it scores at or above the category's threshold is a violation (see `docs/compliance.md`).
+
+PII detectors take `not_after`: a regex that, ending right before a detected number, makes it an
+identifier ("order #", "invoice number is") rather than personal data.
 
 Tenants load their own pack by pointing `SALESBOOST_COMPLIANCE_RULES` at another file.
 """
@@ -26,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["high", "medium"]
-Kind = Literal["regex", "card", "ssn", "phone", "email", "discount", "missing"]
+Kind = Literal["regex", "card", "ssn", "phone", "email", "discount", "missing", "learned"]
 RewriteMode = Literal["replace", "text", "mask", "drop_sentence", "append", "cap_discount"]
 Channel = Literal["chat", "email", "sms"]
 
@@ -66,6 +71,7 @@ class RuleSpec(_Strict):
     negation_in_match: bool = False
     question_exempt: bool = False
     exempt_before: str | None = None
+    not_after: str | None = None
     region: str = "US"
     message: str
     suggestion: str
@@ -102,7 +108,7 @@ class RulePackSpec(_Strict):
 class CompiledRule:
     """A rule with its patterns compiled (terms expanded)."""
 
-    __slots__ = ("exempt_before", "patterns", "spec", "subs")
+    __slots__ = ("exempt_before", "not_after", "patterns", "spec", "subs")
 
     def __init__(self, spec: RuleSpec, terms: dict[str, str]) -> None:
         self.spec = spec
@@ -113,6 +119,12 @@ class CompiledRule:
         )
         self.exempt_before = (
             _compile(_expand(spec.exempt_before, terms, spec.id), flags, spec.id) if spec.exempt_before else None
+        )
+        # Anchored at the end of the text before the number: only what directly precedes it counts.
+        self.not_after = (
+            _compile(f"(?:{_expand(spec.not_after, terms, spec.id)})\\W*$", re.IGNORECASE, spec.id)
+            if spec.not_after
+            else None
         )
         if spec.kind in ("regex", "discount", "missing") and not self.patterns:
             raise RuleError(f"rule {spec.id}: a {spec.kind} rule needs patterns")
@@ -144,6 +156,11 @@ class RulePack:
     @property
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(rule.spec.category for rule in self.rules))
+
+    @property
+    def learned(self) -> tuple[CompiledRule, ...]:
+        """The rules the trained classifier decides; a pack without them never loads the model."""
+        return tuple(rule for rule in self.rules if rule.spec.kind == "learned")
 
 
 def _alternation(words: tuple[str, ...]) -> str:

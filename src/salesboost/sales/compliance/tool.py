@@ -2,6 +2,9 @@
 
 `ComplianceEngine` is the reusable part (the SMS tool calls it before sending); `ComplianceCheckTool` is the
 tool around it. The rules live in a YAML rule pack (`SALESBOOST_COMPLIANCE_RULES`), never in this code.
+The pack's `learned` rules hand their categories to the trained sentence classifier (`compliance.model`):
+every pattern hit stands (the patterns handle their own negations), and the model adds a violation for each
+sentence it scores at or above the category's threshold that no pattern of that category caught.
 """
 
 from __future__ import annotations
@@ -9,12 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
 from salesboost.config import Settings
 from salesboost.pii import find_emails, find_phones
+from salesboost.sales.compliance.model import (
+    MIN_WORDS,
+    ComplianceModel,
+    ComplianceModelError,
+    load_cached,
+    sentences,
+    word_count,
+)
 from salesboost.sales.compliance.pii import find_cards, find_ssns, mask_pii
 from salesboost.sales.compliance.rules import CompiledRule, RulePack, load_rule_pack
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
@@ -75,13 +87,28 @@ _NUMBER_WORDS = {
 class ComplianceEngine:
     """Checks a text against a rule pack; stateless and thread-safe once built."""
 
-    def __init__(self, pack: RulePack, *, max_discount: float) -> None:
+    def __init__(self, pack: RulePack, *, max_discount: float, model_path: Path | None = None) -> None:
         self.pack = pack
         self.max_discount_pct = round(max_discount * 100, 6)
+        self.model_path = model_path
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ComplianceEngine:
-        return cls(load_rule_pack(settings.compliance_rules), max_discount=settings.max_discount)
+        return cls(
+            load_rule_pack(settings.compliance_rules),
+            max_discount=settings.max_discount,
+            model_path=settings.compliance_model_path,
+        )
+
+    def _model(self) -> ComplianceModel:
+        """Loaded on first use, once per process; a missing file fails the call with the command that builds it."""
+        if self.model_path is None:
+            raise ComplianceModelError("the rule pack has learned rules but no compliance model path is set")
+        model = load_cached(self.model_path)
+        unknown = sorted({r.spec.category for r in self.pack.learned} - set(model.flag))
+        if unknown:
+            raise ComplianceModelError(f"the compliance model has no category {', '.join(unknown)}")
+        return model
 
     def check(
         self, text: str, channel: str = "chat", stage: str | None = None, marketing: bool = False
@@ -114,14 +141,25 @@ class ComplianceEngine:
     def _hits(self, text: str, channel: str, stage: str | None, marketing: bool) -> list[_Hit]:
         """Every rule's matches; within a category, overlapping matches count once (first rule wins)."""
         kept: list[_Hit] = []
-        for rule in self.pack.rules:
-            if not rule.applies(channel, stage, marketing):
-                continue
-            for hit in self._detect(rule, text):
-                same = (k for k in kept if k.rule.spec.category == rule.spec.category)
-                if not any(hit.start < k.end and k.start < hit.end for k in same):
-                    kept.append(hit)
+        rules = [rule for rule in self.pack.rules if rule.applies(channel, stage, marketing)]
+        for rule in rules:
+            if rule.spec.kind != "learned":
+                for hit in self._detect(rule, text):
+                    _keep(kept, hit)
+        learned = [rule for rule in rules if rule.spec.kind == "learned"]
+        if learned:
+            self._learned(text, learned, kept)
         return sorted(kept, key=lambda h: (h.start, h.end))
+
+    def _learned(self, text: str, learned: list[CompiledRule], hits: list[_Hit]) -> None:
+        """The sentences the model scores at or above a learned category's threshold, where no pattern hit."""
+        model = self._model()
+        # A message of one or two words ("Hello!", "Message 1") is too little evidence for the model.
+        spans = [(s, e) for s, e in sentences(text) if word_count(text, s, e) >= MIN_WORDS]
+        for (start, end), score in zip(spans, model.score([text[s:e] for s, e in spans]), strict=True):
+            for rule in learned:
+                if score[rule.spec.category] >= model.flag[rule.spec.category]:
+                    _keep(hits, _Hit(rule, start, end))
 
     def _detect(self, rule: CompiledRule, text: str) -> Iterator[_Hit]:
         kind = rule.spec.kind
@@ -139,7 +177,9 @@ class ComplianceEngine:
             finder = {"card": find_cards, "ssn": find_ssns, "email": find_emails}.get(kind)
             found = finder(text) if finder is not None else find_phones(text, rule.spec.region)
             for start, end in found:
-                yield _Hit(rule, start, end)
+                # An order or invoice number that happens to pass the checks is an identifier, not personal data.
+                if rule.not_after is None or not rule.not_after.search(text, max(0, start - 40), start):
+                    yield _Hit(rule, start, end)
 
     def _over_limit(self, raw: str) -> bool:
         pct = _percent(raw)
@@ -197,6 +237,13 @@ class ComplianceEngine:
             if rewritten != matched:
                 return hit.start, hit.end, rewritten
         return hit.start, hit.end, spec.rewrite.text
+
+
+def _keep(kept: list[_Hit], hit: _Hit) -> None:
+    """Add `hit` unless a kept hit of the same category overlaps it."""
+    category = hit.rule.spec.category
+    if not any(hit.start < k.end and k.start < hit.end for k in kept if k.rule.spec.category == category):
+        kept.append(hit)
 
 
 def _percent(raw: str) -> float | None:

@@ -17,13 +17,15 @@ def _mask_phone(match: re.Match[str]) -> str:
     return "+***" + "".join(digits[-2:]) if match.group(0).startswith("+") else "***" + "".join(digits[-2:])
 
 
-# What a match of each pattern cannot do without, looked for first in a short ASCII text (a preview, a log line):
-# the patterns try every position of the text (the secret one costs about 0.1 µs a character), these tests run
-# in C. In ASCII text the case-insensitive keywords match only ASCII letters, so the lowered text holds one of
-# these words if it holds a secret. A long text goes straight to the patterns, which run in linear time.
+# Each pattern tries every position of the text (the secret one costs about 0.1 µs a character), so what a match
+# cannot do without is looked for first, in C: an "@" for an e-mail; for a secret, in a short ASCII text (a
+# preview, a log line), one of its keywords in the lowered text (there the case-insensitive keywords match only
+# ASCII letters). A long or non-ASCII text goes to the secret pattern directly, which runs in linear time.
 _QUICK_LEN = 4096
-_DIGITS = "0123456789"
-_PHONE_DIGITS = 7  # PHONE_LIKE needs at least seven
+# A phone-like match is, from its first digit on, seven or more characters of digits and separators: this
+# pattern starts with a character class, which the regex engine skips through without trying a match at each
+# position (a fifth of PHONE_LIKE's time on a JSON payload), and it holds for any text, ASCII or not.
+_PHONE_HINT = re.compile(r"\d[\d\s().-]{6}")
 
 
 def _may_name_secret(lowered: str) -> bool:
@@ -42,7 +44,7 @@ def mask(text: str) -> str:
         text = _SECRET.sub(lambda m: m.group(1) + "***", text)
     if "@" in text:
         text = EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    if quick and sum(map(text.count, _DIGITS)) < _PHONE_DIGITS:
+    if _PHONE_HINT.search(text) is None:
         return text
     return PHONE_LIKE.sub(_mask_phone, text)
 

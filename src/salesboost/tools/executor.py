@@ -80,7 +80,7 @@ class ToolExecutor:
     ) -> ToolResult:
         """Run one call; the envelope says whether it worked, never an exception."""
         call = Call(
-            name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids):x}", session_id,
+            name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids)}", session_id,
             caller_id, idempotency_key, status_callback, _perf(),
         )
         if status_callback is not None or self.events.wants(session_id):
@@ -93,10 +93,10 @@ class ToolExecutor:
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
                 check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
-            self._limit(entry, call.caller)
+            self._limit(entry, call)
             if claim is not None:
                 await claim()
-            self.parts.breakers.check(entry.name)
+            self.parts.breakers.check(name)
             if not self._cache_lookup(call, entry, args):
                 await self._run(call, entry, args)
                 if call.cache_key is not None:
@@ -113,17 +113,17 @@ class ToolExecutor:
             raise input_error(entry.name, exc) from None
         return args
 
-    def _limit(self, entry: RegisteredTool, caller: str) -> None:
+    def _limit(self, entry: RegisteredTool, call: Call) -> None:
         """The rate limit: refuse before doing any work."""
         limit, limiter = entry.policy.rate_limit, self.parts.limiter
         if limit is not None and limiter is not None:
-            limiter.check(entry.name, caller, limit)
+            limiter.check(call.name, call.caller, limit)
 
     def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool:
         policy = entry.policy
         if policy.cache_ttl is None:
             return False
-        key = call.cache_key = ToolCache.key_for(entry.name, args, call.role if policy.cache_by_role else None)
+        key = call.cache_key = ToolCache.key_for(call.name, args, call.role if policy.cache_by_role else None)
         hit = self.cache.get(key)
         if hit is MISS:
             return False

@@ -29,21 +29,15 @@ class MetricsRecorder:
     """Counts a call in the six tool metrics, once its role is known to be configured and allowed (an unknown
     role never becomes a label)."""
 
-    __slots__ = ("_bind",)
+    __slots__ = ("_count",)
 
     def __init__(self, metrics: ToolMetrics) -> None:
-        self._bind = metrics.bind
+        self._count = metrics.record_call
 
     def record(self, call: Call) -> None:
-        if not call.authorized:
-            return
-        bound = self._bind(call.name, call.role)
-        bound.observe(call.elapsed)  # every call is observed: its successes are the observed less the failures
-        if call.error is not None:
-            bound.error(call.error.code)
-        if call.retries:  # rare: the happy path builds no range
-            for attempt in range(1, call.retries + 1):
-                bound.retry(attempt)
+        if call.authorized:
+            error = call.error
+            self._count(call.name, call.role, call.elapsed, None if error is None else error.code, call.retries)
 
 
 class AuditSink(Protocol):

@@ -241,8 +241,9 @@ class ToolExecutor:
         return ToolChoice(allowed[0], tool_call_id or self._new_id(), 1.0, "first")
 
     def _new_id(self) -> str:
-        """A call id of this executor's (`execute` inlines the same for its hot path)."""
-        return f"{self._auto_id}{next(self._ids):x}"
+        """A call id of this executor's (`execute` inlines the same for its hot path: one format, decimal, so the
+        two never collide)."""
+        return f"{self._auto_id}{next(self._ids)}"
 
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`

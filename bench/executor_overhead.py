@@ -16,7 +16,10 @@ over an exporter that drops the spans (what a span costs the call, not what send
 
 The last line is for scripts:
 RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=... cache_hit_ratio=...
-       openai_speedup=... tracing_us=... tracing_overhead_us=...
+       openai_speedup=... tracing_us=... tracing_overhead_us=... audit_us=...
+
+`audit_us` is the audit writer's wall time per record of the flushes timed between blocks (building the rows:
+canonical JSON, hashes, masked preview; and inserting them), on the writer's thread while the loop waits.
 """
 
 from __future__ import annotations
@@ -239,7 +242,7 @@ async def main() -> None:
         f"cache_hit_us={results['salesboost execute (cache hit)']:.2f} "
         f"cache_hit_ratio={results['salesboost execute (cache hit)'] / floor:.2f} "
         f"openai_speedup={results['openai-agents FunctionTool.on_invoke_tool'] / executor_us:.2f} "
-        f"tracing_us={tracing_us:.2f} tracing_overhead_us={tracing_us - executor_us:.2f}"
+        f"tracing_us={tracing_us:.2f} tracing_overhead_us={tracing_us - executor_us:.2f} audit_us={audit_us:.2f}"
     )
 
 

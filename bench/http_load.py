@@ -1,15 +1,17 @@
-"""HTTP load: `POST /api/v1/tools/execute` for price_calculator, beside the `mcp` package's streamable-HTTP
-server answering the same tool, in ONE run, on loopback.
+"""HTTP load: `POST /api/v1/tools/execute` for price_calculator, beside its ceiling (a bare Starlette route
+answering the very same bytes), the `mcp` package's streamable-HTTP server answering the same tool and the
+service's own `/mcp`, in ONE run, on loopback.
 
 Each server is one uvicorn worker in a subprocess (same uvicorn settings: uvloop and httptools when
-installed, no access log), on a throwaway SQLite database with the audit trail on and the settings of the
-environment (defaults otherwise). Both run the very same executor call (`price_calculator`, same payload,
-role admin); the MCP tool is a thin function around it, served by `MCPServer.streamable_http_app` of the
-`mcp` package in its fastest mode (stateless, JSON responses; `--mcp-mode stateful` keeps one initialized
-session per connection instead). The answers are checked to be the same quote before anything is timed.
+installed, the access log off unless `--access-log`), on a throwaway SQLite database with the audit trail on
+and the settings of the environment (defaults otherwise). The service and the MCP server run the very same
+executor call (`price_calculator`, same payload, role admin); the MCP tool is a thin function around it,
+served by `MCPServer.streamable_http_app` of the `mcp` package in its fastest mode (stateless, JSON
+responses; `--mcp-mode stateful` keeps one initialized session per connection instead). The answers are
+checked to be the same quote before anything is timed.
 
 The load comes from this process, on the other core: a small asyncio HTTP/1.1 keep-alive client (pre-built
-request bytes, Content-Length framing), cheap enough that the server is what saturates. Phases, each bounded
+request bytes, Content-Length or chunked framing), cheap enough that the server is what saturates. Phases, each bounded
 in requests and seconds:
   1. closed loop: `--connections` clients send back to back; throughput and p50/p99 of each server;
   2. fixed rate (open loop) at `--rate` requests/s for `--seconds`; latency is measured from the moment each
@@ -19,6 +21,12 @@ in requests and seconds:
 
 The last line is for scripts:
 RESULT api_rps=... mcp_rps=... speedup=... api_p99_ms=... mcp_p99_ms=... fixed_rate=... fixed_p99_ms=... ...
+       ceiling_rps=... ceiling_ratio=<api_rps/ceiling_rps> ceiling_fixed_p99_ms=... our_mcp_rps=... our_mcp_ratio=...
+
+The ceiling answers the body the service answered first (its `audit_id` included), with the same status and
+content type. The service's `/mcp` keeps a session per connection (initialized once, like `--mcp-mode
+stateful`) and answers each call as a server-sent event; it runs in the service's process, under its key
+check, request limits and audit trail.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ REQUEST_TIMEOUT = 10.0
 # --- the servers ----------------------------------------------------------------------------------------
 
 
-def serve_mcp(port: int, mode: str) -> None:
+def serve_mcp(port: int, mode: str, access_log: bool) -> None:
     """The MCP server process: `price_calculator` as an MCP tool around the same executor call."""
     import uvicorn
     from mcp.server.mcpserver import MCPServer
@@ -78,6 +86,25 @@ def serve_mcp(port: int, mode: str) -> None:
 
     app = server.streamable_http_app(stateless_http=mode == "stateless", json_response=True)
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+def serve_ceiling(port: int, body_file: Path, access_log: bool) -> None:
+    """The ceiling: a bare Starlette route on the same uvicorn settings, answering the bytes the service answered
+    (read once at start): what this framework and server can do when the handler costs nothing."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    body = body_file.read_bytes()
+
+    async def execute(request: Request) -> Response:
+        await request.body()
+        return Response(body, media_type="application/json")
+
+    app = Starlette(routes=[Route("/api/v1/tools/execute", execute, methods=["POST"])])
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=access_log)
 
 
 def _free_port() -> int:
@@ -144,10 +171,15 @@ class Connection:
             if line:
                 name, _, value = line.partition(b":")
                 headers[name.strip().lower()] = value.strip()
-        if b"content-length" not in headers:
-            raise RuntimeError(f"response without Content-Length: {head!r}")
-        body = await self.reader.readexactly(int(headers[b"content-length"]))
-        return status, headers, body
+        if b"content-length" in headers:
+            return status, headers, await self.reader.readexactly(int(headers[b"content-length"]))
+        if headers.get(b"transfer-encoding") != b"chunked":
+            raise RuntimeError(f"response without Content-Length or chunks: {head!r}")
+        chunks = []
+        while size := int((await self.reader.readuntil(b"\r\n"))[:-2], 16):
+            chunks.append((await self.reader.readexactly(size + 2))[:-2])
+        await self.reader.readuntil(b"\r\n")
+        return status, headers, b"".join(chunks)
 
     def close(self) -> None:
         self.writer.close()
@@ -175,6 +207,31 @@ def api_target(port: int) -> Target:
     body = json.dumps({"tool": "price_calculator", "payload": PAYLOAD}).encode()
     request = build_request("/api/v1/tools/execute", body, {"Authorization": f"Bearer {API_KEY}"}, port)
     return Target("salesboost REST", port, request, lambda raw: json.loads(raw)["result"]["total"])
+
+
+def ceiling_target(port: int) -> Target:
+    target = api_target(port)
+    target.name = "ceiling (bare Starlette route)"
+    return target
+
+
+def _event_data(raw: bytes) -> Any:
+    """A JSON-RPC answer, sent as JSON or as one server-sent event."""
+    if raw.lstrip().startswith(b"{"):
+        return json.loads(raw)
+    return json.loads(next(line[5:] for line in raw.splitlines() if line.startswith(b"data:")))
+
+
+def our_mcp_target(port: int) -> Target:
+    """The service's own `/mcp`: a session per connection, behind the same key check, limits and audit."""
+    accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18",
+              "Authorization": f"Bearer {API_KEY}"}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "price_calculator", "arguments": PAYLOAD}}
+    target = Target("salesboost /mcp (stateful)", port, b"",
+                    lambda raw: _event_data(raw)["result"]["structuredContent"]["total"])
+    target.prepare = _mcp_session(target, accept, call, port)
+    return target
 
 
 def mcp_target(port: int, mode: str) -> Target:
@@ -321,16 +378,16 @@ async def fixed_rate(target: Target, rate: float, seconds: float, max_connection
     return Stats(target.name, latencies, errors, elapsed)
 
 
-async def check_same_quote(api: Target, mcp: Target) -> str:
+async def check_same_quote(*targets: Target) -> str:
     totals = []
-    for target in (api, mcp):
+    for target in targets:
         conn, request = await _connect(target)
         status, _, body = await conn.send(request)
         conn.close()
         if status != 200:
             raise RuntimeError(f"{target.name} answered {status}: {body[:300]!r}")
         totals.append(target.quote(body))
-    if totals[0] != totals[1]:
+    if len(set(totals)) != 1:
         raise RuntimeError(f"the servers disagree: {totals}")
     return str(totals[0])
 
@@ -341,35 +398,52 @@ def _row(stats: Stats) -> str:
             f"{stats.percentile(0.50):>8.2f} {stats.percentile(0.99):>8.2f} {slowest:>8.1f}")
 
 
-async def run_phases(api: Target, mcp: Target, args: argparse.Namespace) -> None:
-    total = await check_same_quote(api, mcp)
-    print(f"both servers quote the same total: {total}")
-    for target in (api, mcp):  # warm-up: imports, first queries, JIT-free but cache-warm
+async def run_phases(api: Target, ceiling: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace) -> None:
+    total = await check_same_quote(api, ceiling, mcp, ours_mcp)
+    print(f"every server quotes the same total: {total}")
+    targets = (api, ceiling, mcp, ours_mcp)
+    for target in targets:  # warm-up: imports, first queries, JIT-free but cache-warm
         await closed_loop(target, 4, 1.0, 500)
 
     header = f"{'':34} {'requests':>8} {'errors':>6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     print(f"\nclosed loop: {args.connections} connections, {args.duration:g} s or {args.max_requests} calls")
     print(header)
-    closed = [await closed_loop(t, args.connections, args.duration, args.max_requests) for t in (api, mcp)]
+    closed = [await closed_loop(t, args.connections, args.duration, args.max_requests) for t in targets]
     for stats in closed:
         print(_row(stats))
-    speedup = closed[0].rate / closed[1].rate if closed[1].rate else float("inf")
-    print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server")
+    rest, top, bare_mcp, our_mcp = closed
+    speedup = rest.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
+    ceiling_ratio = rest.rate / top.rate if top.rate else 0.0
+    mcp_ratio = our_mcp.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
+    print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server and {ceiling_ratio:.0%} of the ceiling; "
+          f"our /mcp is {mcp_ratio:.2f}x the bare MCP server")
 
     print(f"\nfixed rate: {args.rate:g} requests/s for {args.seconds:g} s (latency from each one's due time)")
     print(header)
-    fixed = await fixed_rate(api, args.rate, args.seconds)
-    print(_row(fixed))
-    mcp_fixed = await fixed_rate(mcp, args.rate, args.seconds)
-    print(_row(mcp_fixed))
+    fixed = [await fixed_rate(t, args.rate, args.seconds) for t in (api, ceiling, mcp)]
+    for stats in fixed:
+        print(_row(stats))
+    api_fixed, ceiling_fixed, mcp_fixed = fixed
     for failure, count in FAILURES.most_common():
         print(f"failed {count}x: {failure}")
     print(
-        f"RESULT api_rps={closed[0].rate:.0f} mcp_rps={closed[1].rate:.0f} speedup={speedup:.2f} "
-        f"api_p99_ms={closed[0].percentile(0.99):.2f} mcp_p99_ms={closed[1].percentile(0.99):.2f} "
-        f"fixed_rate={fixed.rate:.0f} fixed_p99_ms={fixed.percentile(0.99):.2f} "
-        f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} api_errors={closed[0].errors + fixed.errors}"
+        f"RESULT api_rps={rest.rate:.0f} mcp_rps={bare_mcp.rate:.0f} speedup={speedup:.2f} "
+        f"api_p99_ms={rest.percentile(0.99):.2f} mcp_p99_ms={bare_mcp.percentile(0.99):.2f} "
+        f"fixed_rate={api_fixed.rate:.0f} fixed_p99_ms={api_fixed.percentile(0.99):.2f} "
+        f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} api_errors={rest.errors + api_fixed.errors} "
+        f"ceiling_rps={top.rate:.0f} ceiling_ratio={ceiling_ratio:.2f} "
+        f"ceiling_fixed_p99_ms={ceiling_fixed.percentile(0.99):.2f} "
+        f"our_mcp_rps={our_mcp.rate:.0f} our_mcp_ratio={mcp_ratio:.2f} our_mcp_errors={our_mcp.errors}"
     )
+
+
+async def first_answer(target: Target) -> bytes:
+    conn, request = await _connect(target)
+    status, _, body = await conn.send(request)
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"{target.name} answered {status}: {body[:300]!r}")
+    return body
 
 
 def main() -> None:
@@ -381,10 +455,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of the fixed-rate run")
     parser.add_argument("--mcp-mode", choices=["stateless", "stateful"], default="stateless")
     parser.add_argument("--quick", action="store_true", help="2 s runs, for a smoke test")
+    parser.add_argument("--access-log", action="store_true", help="every server writes uvicorn's access log")
     parser.add_argument("--serve-mcp", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-ceiling", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--body", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_mcp:
-        serve_mcp(args.serve_mcp, args.mcp_mode)
+        serve_mcp(args.serve_mcp, args.mcp_mode, args.access_log)
+        return
+    if args.serve_ceiling:
+        serve_ceiling(args.serve_ceiling, args.body, args.access_log)
         return
     if args.quick:
         args.duration, args.seconds = 2.0, 2.0
@@ -398,18 +478,25 @@ def main() -> None:
         mcp_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'mcp.db'}"}
         for e in (api_env, mcp_env):
             upgrade(e["SALESBOOST_DATABASE_URL"])
-        api_port, mcp_port = _free_port(), _free_port()
+        api_port, mcp_port, ceiling_port = _free_port(), _free_port(), _free_port()
+        log_flag = ["--access-log"] if args.access_log else []
         uvicorn = [sys.executable, "-m", "uvicorn", "salesboost.api.app:create_app", "--factory",
                    "--host", HOST, "--port", str(api_port), "--workers", "1", "--log-level", "warning",
-                   "--no-access-log"]
-        mcp = [sys.executable, __file__, "--serve-mcp", str(mcp_port), "--mcp-mode", args.mcp_mode]
+                   "--access-log" if args.access_log else "--no-access-log"]
+        mcp = [sys.executable, __file__, "--serve-mcp", str(mcp_port), "--mcp-mode", args.mcp_mode, *log_flag]
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one uvicorn worker per server; "
-              f"load from this process")
+              f"access log {'on' if args.access_log else 'off'}; load from this process")
         logs = Path(tmp)
+        body = logs / "answer.json"
+        ceiling = [sys.executable, __file__, "--serve-ceiling", str(ceiling_port), "--body", str(body), *log_flag]
         with (_server(uvicorn, api_env, api_port, logs / "api.log"),
               _server(mcp, mcp_env, mcp_port, logs / "mcp.log")):
-            asyncio.run(run_phases(api_target(api_port), mcp_target(mcp_port, args.mcp_mode), args))
-
+            api = api_target(api_port)
+            body.write_bytes(asyncio.run(first_answer(api)))
+            with _server(ceiling, env, ceiling_port, logs / "ceiling.log"):
+                targets = (api, ceiling_target(ceiling_port), mcp_target(mcp_port, args.mcp_mode),
+                           our_mcp_target(api_port))
+                asyncio.run(run_phases(*targets, args))
 
 if __name__ == "__main__":
     main()

@@ -112,14 +112,14 @@ def executor_parts(
             max_pending=settings.audit_max_pending,
         )
         metrics.watch_audit(audit)
-    recorders: list[Recorder] = [MetricsRecorder(metrics), breakers.record]
+    recorders: list[Recorder] = [MetricsRecorder(metrics).record, breakers.record]
     if settings.tracing:  # before the audit, which keeps the trace id; off, the extra is not even imported
         from salesboost.observability import tracing
 
         spans = tracing.ToolSpans(tracer_provider or tracing.tracer_provider(), content=settings.trace_content)
-        recorders.append(TracingRecorder(spans))
+        recorders.append(TracingRecorder(spans).record)
     if audit is not None:
-        recorders.append(AuditRecorder(audit))
+        recorders.append(AuditRecorder(audit).record)
     if settings.bandit_enabled:
         recorders.append(bandit.record)
     recorders.append(events.record)  # last: a listener sees the call once everything else has recorded it

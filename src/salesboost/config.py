@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         "INFO", validation_alias=_env("SALESBOOST_LOG_LEVEL")
     )
     log_format: Literal["plain", "json"] = Field("plain", validation_alias=_env("SALESBOOST_LOG_FORMAT"))
+    # uvicorn's line per request: off by default, as `/metrics` counts every request by route and status, and each
+    # line is a logging record formatted and written on the event loop the requests share.
+    access_log: bool = Field(False, validation_alias=_env("SALESBOOST_ACCESS_LOG"))
     # One OpenTelemetry span per call (the extra `otel`), exported as the standard OTEL_* variables say.
     tracing: bool = Field(False, validation_alias=_env("SALESBOOST_TRACING"))
     # The spans carry the call's arguments and result too (masked, cut): off by default, as they are customer data.

@@ -26,14 +26,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve_and_text(tmp_path: Path, log_format: str) -> str:
+def _serve_and_text(tmp_path: Path, log_format: str, access_log: bool = True) -> str:
     """Serve, send one SMS (the `log` provider logs its delivery at INFO), and answer what the server wrote."""
     port = _free_port()
     env = {
         **os.environ, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'salesboost.db'}",
         "SALESBOOST_API_KEYS": f"{KEY}:sdr", "SALESBOOST_LOG_FORMAT": log_format, "SALESBOOST_LOG_LEVEL": "info",
-        "SALESBOOST_SMS_DISPATCH_INTERVAL": "0.2",
+        "SALESBOOST_SMS_DISPATCH_INTERVAL": "0.2", "SALESBOOST_ACCESS_LOG": "true",
     }
+    if not access_log:  # the default
+        del env["SALESBOOST_ACCESS_LOG"]
     env.pop("SALESBOOST_API_KEYS_FILE", None)
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
@@ -77,6 +79,13 @@ def test_json_lines_carry_our_records_and_uvicorns(tmp_path: Path) -> None:
     assert "+14155550123" not in delivered["message"]  # masked
     assert "uvicorn.access" in by_logger, text
     assert "uvicorn.error" in by_logger, text
+
+
+def test_the_access_log_is_off_by_default(tmp_path: Path) -> None:
+    text = _serve_and_text(tmp_path, "json", access_log=False)
+    loggers = {json.loads(line)["logger"] for line in text.splitlines() if line.startswith("{")}
+    assert "salesboost.sales.sms.outbox" in loggers, text  # the server logged, and served the call
+    assert "uvicorn.access" not in loggers, text
 
 
 def test_plain_lines_have_time_level_and_logger(tmp_path: Path) -> None:

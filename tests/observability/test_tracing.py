@@ -86,7 +86,8 @@ async def audit_trace_id(ex: ToolExecutor, audit_id: str | None) -> str | None:
 def test_off_no_recorder_and_no_middleware(executor: ToolExecutor, settings: Settings) -> None:
     """Off (the default), a call pays nothing for tracing: nothing of it is assembled."""
     assert not settings.tracing
-    assert not any(isinstance(record, TracingRecorder) for record in executor.parts.recorders)
+    recorders = [getattr(record, "__self__", None) for record in executor.parts.recorders]
+    assert not any(isinstance(recorder, TracingRecorder) for recorder in recorders)
     assert "TraceContextMiddleware" not in [m.cls.__name__ for m in create_app(settings).user_middleware]
 
 

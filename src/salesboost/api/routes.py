@@ -49,6 +49,7 @@ from salesboost.tools.result import ToolErrorInfo, ToolResult, envelope
 from salesboost.tools.schema import Format
 
 router = APIRouter(prefix="/api/v1/tools", tags=["tools"])
+EXECUTE_PATH = f"{router.prefix}/execute"
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 # Every escape of a JSON text, in order: matching `\\.` as a pair keeps the count of backslashes, so in
@@ -175,7 +176,7 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
 
 
 @router.post(
-    "/execute",
+    "/execute",  # served by a plain route in front (`EXECUTE_PATH`, api/app.py); this one documents it
     response_model=ToolResult,
     responses=EXECUTE_RESPONSES,
     openapi_extra=EXECUTE_OPENAPI,

@@ -94,6 +94,7 @@ def run(host: str, port: int, workers: int, reload: bool, settings: Settings) ->
         reload_dirs=[str(PROJECT_ROOT / "src")] if reload else None,
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings),
+        access_log=settings.access_log,
         proxy_headers=False,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,

@@ -68,20 +68,6 @@ class BoundToolMetrics:
         self.duration_sum = 0.0
         self.duration_count = 0
 
-    def observe(self, seconds: float) -> None:
-        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.duration_sum += seconds
-        self.duration_count += 1
-
-    def error(self, error_type: str) -> None:
-        self.failures += 1
-        errors = self.tool_stats.errors
-        errors[error_type] = errors.get(error_type, 0) + 1
-
-    def retry(self, attempt_number: int) -> None:
-        retries = self.tool_stats.retries
-        retries[attempt_number] = retries.get(attempt_number, 0) + 1
-
 
 class ToolMetrics(Collector):
     """Registers itself on `registry` (a fresh one by default; `default_metrics()` uses the global one)."""
@@ -103,6 +89,26 @@ class ToolMetrics(Collector):
             stats = self._tools[tool] = ToolStats()
         bound = self._bound.setdefault(tool, {})[role] = BoundToolMetrics(tool, role, stats)
         return bound
+
+    def record_call(self, tool: str, role: str, seconds: float, error_code: str | None, retries: int) -> None:
+        """Count one finished call: observed always (its successes are the observed less the failures), failed
+        when it has an error code, and each of its retries. One call on the hot path, without a bound helper
+        method per count."""
+        roles = self._bound.get(tool)
+        bound = roles.get(role) if roles is not None else None
+        if bound is None:
+            bound = self.bind(tool, role)
+        bound.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        bound.duration_sum += seconds
+        bound.duration_count += 1
+        if error_code is not None:
+            bound.failures += 1
+            errors = bound.tool_stats.errors
+            errors[error_code] = errors.get(error_code, 0) + 1
+        if retries:
+            counts = bound.tool_stats.retries
+            for attempt in range(1, retries + 1):
+                counts[attempt] = counts.get(attempt, 0) + 1
 
     def watch_cache(self, cache: CacheCounts) -> None:
         """Expose this cache's lookups as the two cache metrics (for as long as the cache lives)."""

@@ -80,7 +80,7 @@ class ToolExecutor:
     ) -> ToolResult:
         """Run one call; the envelope says whether it worked, never an exception."""
         call = Call(
-            name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids):x}", session_id,
+            name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids)}", session_id,
             caller_id, idempotency_key, status_callback, _perf(),
         )
         if status_callback is not None or self.events.wants(session_id):
@@ -93,10 +93,10 @@ class ToolExecutor:
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
                 check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
-            self._limit(entry, call.caller)
+            self._limit(entry, call)
             if claim is not None:
                 await claim()
-            self.parts.breakers.check(entry.name)
+            self.parts.breakers.check(name)
             if not self._cache_lookup(call, entry, args):
                 await self._run(call, entry, args)
                 if call.cache_key is not None:
@@ -113,17 +113,17 @@ class ToolExecutor:
             raise input_error(entry.name, exc) from None
         return args
 
-    def _limit(self, entry: RegisteredTool, caller: str) -> None:
+    def _limit(self, entry: RegisteredTool, call: Call) -> None:
         """The rate limit: refuse before doing any work."""
         limit, limiter = entry.policy.rate_limit, self.parts.limiter
         if limit is not None and limiter is not None:
-            limiter.check(entry.name, caller, limit)
+            limiter.check(call.name, call.caller, limit)
 
     def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool:
         policy = entry.policy
         if policy.cache_ttl is None:
             return False
-        key = call.cache_key = ToolCache.key_for(entry.name, args, call.role if policy.cache_by_role else None)
+        key = call.cache_key = ToolCache.key_for(call.name, args, call.role if policy.cache_by_role else None)
         hit = self.cache.get(key)
         if hit is MISS:
             return False
@@ -241,8 +241,9 @@ class ToolExecutor:
         return ToolChoice(allowed[0], tool_call_id or self._new_id(), 1.0, "first")
 
     def _new_id(self) -> str:
-        """A call id of this executor's (`execute` inlines the same for its hot path)."""
-        return f"{self._auto_id}{next(self._ids):x}"
+        """A call id of this executor's (`execute` inlines the same for its hot path: one format, decimal, so the
+        two never collide)."""
+        return f"{self._auto_id}{next(self._ids)}"
 
     def describe(self, name: str, caller_role: str) -> RegisteredTool:
         """The tool as this role may see it: `ToolNotFoundError`, `ToolDisabledError` or `ToolPermissionError`

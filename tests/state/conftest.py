@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as redis
-from sample_tools import make_registry, private_executor
 
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.tools.executor import ToolExecutor
+from sample_tools import make_registry, private_executor
 
 Replicas = Callable[..., tuple[ToolExecutor, ToolExecutor]]
 

@@ -9,9 +9,11 @@ from conftest import Replicas
 async def test_a_result_cached_by_one_replica_is_a_hit_on_the_other(replicas: Replicas) -> None:
     a, b = replicas()
     first = await a.execute("echo", {"text": "hi", "times": 2}, "coach")
-    assert first.ok and not first.cached
+    assert first.ok
+    assert not first.cached
     hit = await b.execute("echo", {"text": "hi", "times": 2}, "coach")
-    assert hit.cached and hit.result == first.result
+    assert hit.cached
+    assert hit.result == first.result
     assert b.registry.get("echo").tool.runs == 0  # type: ignore[attr-defined]
 
 

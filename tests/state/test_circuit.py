@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from conftest import Replicas
-
 from salesboost.tools.executor import ToolExecutor
 
 
@@ -19,10 +18,12 @@ async def test_a_breaker_tripped_on_one_replica_fails_fast_on_the_other(replicas
     a, b = replicas(circuit_failure_threshold=2, circuit_reset_seconds=0.5)
     for _ in range(2):  # `sleepy` times out after 0.1 s
         timed_out = await a.execute("sleepy", {"seconds": 1}, "coach")
-        assert timed_out.error is not None and timed_out.error.code == "TOOL_TIMEOUT"
+        assert timed_out.error is not None
+        assert timed_out.error.code == "TOOL_TIMEOUT"
     await _settled(a)
     fast = await b.execute("sleepy", {"seconds": 0}, "coach")
-    assert fast.error is not None and fast.error.code == "TOOL_CIRCUIT_OPEN"
+    assert fast.error is not None
+    assert fast.error.code == "TOOL_CIRCUIT_OPEN"
     assert 0 < fast.error.details["retry_after"] <= 0.5
     assert b.circuit_state("sleepy") == "open"
 
@@ -43,7 +44,9 @@ async def test_a_failed_trial_opens_the_circuit_again_everywhere(replicas: Repli
     await _settled(a)
     await asyncio.sleep(0.35)
     trial = await b.execute("flaky", {"failures": 99}, "coach")  # b's own tool has not failed yet: it crashes
-    assert trial.error is not None and trial.error.code == "TOOL_EXECUTION_FAILED"
+    assert trial.error is not None
+    assert trial.error.code == "TOOL_EXECUTION_FAILED"
     await _settled(b)
     again = await a.execute("flaky", {"failures": 0}, "coach")
-    assert again.error is not None and again.error.code == "TOOL_CIRCUIT_OPEN"
+    assert again.error is not None
+    assert again.error.code == "TOOL_CIRCUIT_OPEN"

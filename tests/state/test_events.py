@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from conftest import Replicas
-
 from salesboost.state.events import RedisEventBus
 
 

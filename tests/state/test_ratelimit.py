@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import Replicas
 
+from conftest import Replicas
 from salesboost.tools.base import RateLimit
 from salesboost.tools.ratelimit import load_rate_limits
 
@@ -39,7 +39,7 @@ async def test_a_role_may_have_its_own_limit(replicas: Replicas, tmp_path: Path)
 def test_the_limits_file_names_a_bad_entry(tmp_path: Path) -> None:
     path = tmp_path / "limits.yaml"
     path.write_text("tools:\n  echo: {calls: 0}\n")
-    with pytest.raises(ValueError, match="tools.echo"):
+    with pytest.raises(ValueError, match=r"tools\.echo"):
         load_rate_limits(path)
     path.write_text("tools:\n  echo: {calls: 3, per_seconds: 10}\n  limited: null\n")
     assert load_rate_limits(path).tools == {"echo": RateLimit(3, 10.0), "limited": None}

@@ -32,7 +32,8 @@ if tat < now then tat = now end
 local next_tat = tat + interval
 local over = next_tat - now - window
 if over > 0 then return {over, 0} end
-redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', string.format('%d', math.ceil((next_tat - now) / 1000)))
+local ttl = math.max(1, math.ceil((next_tat - now) / 1000))
+redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', string.format('%d', ttl))
 return {0, math.floor((window - (next_tat - now)) / interval)}
 """
 
@@ -54,7 +55,7 @@ class RedisRateLimiter:
 
     @staticmethod
     def args(limit: RateLimit) -> tuple[int, int]:
-        return round(limit.per_seconds * 1e6 / limit.calls), limit.calls
+        return max(1, round(limit.per_seconds * 1e6 / limit.calls)), limit.calls
 
     def check(self, tool: str, caller: str, role: str, limit: RateLimit | None) -> Awaitable[None] | None:
         if self._roles is not None:

@@ -30,7 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # (and the servers it starts); the tests of the limits themselves name the file.
 os.environ["SALESBOOST_RATE_LIMITS_FILE"] = ""
 
-pytest_plugins = ["sample_tools", "redis_server"]
+pytest_plugins = ["sample_tools", "shared_state"]
 
 
 def _reachable(host: str, port: int) -> bool:

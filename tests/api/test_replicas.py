@@ -21,8 +21,8 @@ import pytest
 import redis.asyncio as redis
 import websockets
 
-from redis_server import RedisServer, free_port
 from salesboost.config import DATA_DIR
+from shared_state import RedisServer, free_port
 
 SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
 KEY = "replica-test-sdr-key-0123456789abcdef"

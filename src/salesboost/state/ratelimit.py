@@ -48,6 +48,7 @@ class RedisRateLimiter:
         self.fallback = fallback
         self.local = RateLimiter(roles=roles)
         self._roles = roles or None
+        self.by_role = self._roles is not None
         self.script = shared.client.register_script(GCRA)
 
     def key(self, tool: str, caller: str) -> str:

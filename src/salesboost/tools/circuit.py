@@ -104,10 +104,12 @@ class Breakers:
     def record(self, call: Call) -> None:
         """Crashes and timeouts trip the breaker; an answer closes it; refusals and cache hits say nothing of
         the tool's health."""
+        breaker = self._breakers.get(call.name)
+        if breaker is None and call.exc is None:
+            return  # an answer (or a hit) of a tool that never failed: nothing to change
         healthy = health(call)
         if healthy is None:
             return
-        breaker = self._breakers.get(call.name)
         if healthy:
             if breaker is not None and breaker.failures:
                 breaker.record_success()

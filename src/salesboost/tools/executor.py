@@ -119,10 +119,10 @@ class ToolExecutor:
 
     def _limit(self, entry: RegisteredTool, call: Call) -> Awaitable[None] | None:
         """The rate limit: refuse before doing any work."""
-        limiter = self.parts.limiter
-        if limiter is None:
+        limit, limiter = entry.policy.rate_limit, self.parts.limiter
+        if limiter is None or (limit is None and not limiter.by_role):
             return None
-        return limiter.check(entry.name, call.caller, call.role, entry.policy.rate_limit)
+        return limiter.check(entry.name, call.caller, call.role, limit)
 
     def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool | Awaitable[bool]:
         policy = entry.policy

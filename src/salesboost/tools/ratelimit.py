@@ -24,6 +24,9 @@ RoleLimits = Mapping[tuple[str, str], RateLimit | None]
 
 
 class Limiter(Protocol):
+    # Whether some role has limits of its own (so a tool without a limit may still have one for that role).
+    by_role: bool
+
     def check(
         self, tool: str, caller: str, role: str, limit: RateLimit | None
     ) -> Awaitable[None] | None:
@@ -46,6 +49,7 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic, roles: RoleLimits | None = None) -> None:
         self._clock = clock
         self._roles = roles or None
+        self.by_role = self._roles is not None
         self._buckets: dict[tuple[str, str], list[float]] = {}  # key -> [tokens, updated_at]
 
     def check(self, tool: str, caller: str, role: str, limit: RateLimit | None) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import Replicas
 from salesboost.tools.executor import ToolExecutor
+from shared_state import Replicas
 
 
 async def _settled(*executors: ToolExecutor) -> None:

@@ -7,12 +7,12 @@ import asyncio
 
 import pytest
 
-from redis_server import RedisServer
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
 from salesboost.state.redis import SharedRedis
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import make_registry, private_executor
+from shared_state import RedisServer
 
 
 def _shared(executor: ToolExecutor) -> SharedRedis:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import Replicas
 from salesboost.state.events import RedisEventBus
+from shared_state import Replicas
 
 
 async def test_a_subscriber_on_one_replica_receives_the_calls_of_the_other_in_order(replicas: Replicas) -> None:

@@ -3,7 +3,7 @@ and the per-tool bound."""
 
 from __future__ import annotations
 
-from conftest import Replicas
+from shared_state import Replicas
 
 
 async def test_a_result_cached_by_one_replica_is_a_hit_on_the_other(replicas: Replicas) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Replicas
 from salesboost.tools.base import RateLimit
 from salesboost.tools.ratelimit import load_rate_limits
+from shared_state import Replicas
 
 
 async def test_exactly_the_limit_passes_across_two_replicas_calling_at_once(replicas: Replicas) -> None:

@@ -100,6 +100,9 @@ class SharedRedis:
         while True:
             await asyncio.sleep(self.retry_seconds)
             try:
+                # The pooled connections were opened to the Redis that went away: new ones, or the first call
+                # after the return would fail on a dead socket and mark Redis down again.
+                await self.client.connection_pool.disconnect()
                 await self.client.ping()
                 for hook in self._on_up:
                     await hook()

@@ -472,7 +472,9 @@ def main() -> None:
     from salesboost.store.db import upgrade
 
     with tempfile.TemporaryDirectory(prefix="salesboost-http-bench-") as tmp:
-        env = {**os.environ, "SALESBOOST_API_KEYS": f"{API_KEY}:admin", "SALESBOOST_LOG_LEVEL": "WARNING"}
+        # No default rate limits: the load is one key's, far past price_calculator's 30 per minute.
+        env = {**os.environ, "SALESBOOST_API_KEYS": f"{API_KEY}:admin", "SALESBOOST_LOG_LEVEL": "WARNING",
+               "SALESBOOST_RATE_LIMITS_FILE": ""}
         env.pop("SALESBOOST_API_KEYS_FILE", None)
         api_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'api.db'}"}
         mcp_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'mcp.db'}"}

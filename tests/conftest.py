@@ -26,8 +26,11 @@ from salesboost.tools.base import ToolBackends
 POSTGRES_URL = os.environ.get("SALESBOOST_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SALESBOOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The default rate limits (data/rate_limits.yaml) would refuse the many calls most tests make: off for the suite
+# (and the servers it starts); the tests of the limits themselves name the file.
+os.environ["SALESBOOST_RATE_LIMITS_FILE"] = ""
 
-pytest_plugins = ["sample_tools"]
+pytest_plugins = ["sample_tools", "shared_state"]
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -70,8 +70,12 @@ def _base(series: str) -> str:
     return series
 
 
-def test_the_compose_file_runs_the_five_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"app", "postgres", "redis", "prometheus", "grafana"}
+def test_the_compose_file_runs_the_services_with_two_app_replicas(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"app", "app-2", "postgres", "redis", "prometheus", "grafana"}
+    replica = compose["services"]["app-2"]
+    assert replica["environment"] == compose["services"]["app"]["environment"]  # the same state, shared
+    assert replica["build"] == compose["services"]["app"]["build"]
+    assert replica["depends_on"]["app"]["condition"] == "service_healthy"  # never two migrations at once
     env = compose["services"]["app"]["environment"]
     assert env["SALESBOOST_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "@postgres:5432/" in env["SALESBOOST_DATABASE_URL"]
@@ -107,7 +111,7 @@ def test_the_dockerfile_migrates_then_serves_on_the_scraped_port() -> None:
     assert command.index("salesboost db upgrade") < serve
     scrape = _load_yaml(DEPLOY / "prometheus.yml")["scrape_configs"][0]
     assert scrape["metrics_path"] == "/metrics"
-    assert scrape["static_configs"][0]["targets"] == ["app:8000"]
+    assert scrape["static_configs"][0]["targets"] == ["app:8000", "app-2:8000"]
     assert "EXPOSE 8000" in dockerfile
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, get_args
-
-from redis.asyncio import Redis
 
 from salesboost.config import Settings, get_settings
 from salesboost.observability.audit import AuditWriter
@@ -27,15 +25,20 @@ from salesboost.sales.demo import SEEDERS
 from salesboost.sales.sms.outbox import OutboxDispatcher
 from salesboost.sales.stage.model import Stage
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
+from salesboost.state.cache import RedisCache
+from salesboost.state.circuit import RedisBreakers
+from salesboost.state.events import RedisEventBus
+from salesboost.state.ratelimit import RedisRateLimiter
+from salesboost.state.redis import SharedRedis
 from salesboost.store.db import create_engine, ensure_migrated, session_factory
 from salesboost.tools.base import ToolBackends
-from salesboost.tools.cache import ToolCache
-from salesboost.tools.circuit import Breakers
+from salesboost.tools.cache import Cache, ToolCache
+from salesboost.tools.circuit import Breakers, BreakerState
 from salesboost.tools.events import CallbackRunner, EventBus, StatusEvents
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.parts import ExecutorParts
 from salesboost.tools.permissions import load_permissions
-from salesboost.tools.ratelimit import RateLimiter
+from salesboost.tools.ratelimit import Limiter, RateLimiter, load_rate_limits
 from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder, TracingRecorder
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.retry import ToolRetryPolicy
@@ -59,12 +62,16 @@ def check_database(settings: Settings) -> None:
 
 
 def build_registry(settings: Settings) -> ToolRegistry:
-    """The eight sales tools with the role matrix of the permissions file, on a checked database."""
+    """The eight sales tools with the role matrix of the permissions file and the rate limits of the limits
+    file, on a checked database."""
     check_database(settings)
     backends = create_backends(settings)
     registry = ToolRegistry(permissions=load_permissions(settings.permissions_file), backends=backends)
+    limits = load_rate_limits(settings.rate_limits_file).tools
     for build in DEFAULT_TOOLS:
-        registry.register(build(backends))
+        entry = registry.register(build(backends))
+        if entry.name in limits:
+            entry.policy = replace(entry.policy, rate_limit=limits[entry.name])
     return registry
 
 
@@ -87,11 +94,35 @@ def executor_parts(
     """
     backends = registry.backends
     settings = backends.settings
-    cache = ToolCache(
-        settings.cache_max_entries,
-        lru_enabled=settings.cache_lru_enabled,
-        access_tracking=settings.cache_access_tracking,
-    )
+    role_limits = load_rate_limits(settings.rate_limits_file).roles
+    closers: list[Callable[[], Awaitable[None]]] = []
+    cache: Cache
+    breakers: BreakerState
+    limiter: Limiter | None
+    bus: EventBus
+    shared = None
+    if settings.redis_url:  # shared by every replica (docs/scale.md); one connection pool per executor
+        shared = SharedRedis(
+            settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout,
+            retry_seconds=settings.redis_retry_seconds,
+        )
+        redis_cache = RedisCache(shared, settings.cache_max_entries)
+        redis_bus = RedisEventBus(shared, settings.event_queue_size)
+        redis_breakers = RedisBreakers(shared, settings.circuit_failure_threshold, settings.circuit_reset_seconds)
+        cache, breakers, bus = redis_cache, redis_breakers, redis_bus
+        limiter = RedisRateLimiter(shared, settings.rate_limit_fallback, role_limits)
+        closers += (redis_bus.aclose, redis_breakers.drain, redis_cache.settle, shared.aclose)
+    else:
+        cache = ToolCache(
+            settings.cache_max_entries,
+            lru_enabled=settings.cache_lru_enabled,
+            access_tracking=settings.cache_access_tracking,
+        )
+        bus = EventBus(settings.event_queue_size)
+        breakers = Breakers(settings.circuit_failure_threshold, settings.circuit_reset_seconds, clock)
+        limiter = RateLimiter(clock, role_limits)
+    if not settings.rate_limit_enabled:
+        limiter = None
     backends.invalidators.append(cache.invalidate_tag)
 
     async def forget_cache() -> None:
@@ -99,9 +130,8 @@ def executor_parts(
 
     metrics = metrics if metrics is not None else default_metrics()
     metrics.watch_cache(cache)
-    events = StatusEvents(EventBus(settings.event_queue_size), CallbackRunner(settings.callback_timeout))
-    breakers = Breakers(settings.circuit_failure_threshold, settings.circuit_reset_seconds, clock)
-    bandit = build_bandit(settings, registry.roles)
+    events = StatusEvents(bus, CallbackRunner(settings.callback_timeout))
+    bandit = build_bandit(settings, registry.roles, shared)
     audit = None
     if settings.audit_enabled and backends.session_factory is not None:
         audit = AuditWriter(
@@ -128,25 +158,26 @@ def executor_parts(
         cache=cache,
         metrics=metrics,
         events=events,
-        limiter=RateLimiter(clock) if settings.rate_limit_enabled else None,
+        limiter=limiter,
         breakers=breakers,
         retry=ToolRetryPolicy.from_settings(settings),
         bandit=bandit,
         threads=ThreadPoolExecutor(settings.sync_tool_threads, thread_name_prefix="salesboost-tool"),
         audit=audit,
         recorders=tuple(recorders),
-        closers=(forget_cache, backends.aclose) if close_backends else (forget_cache,),
+        closers=(forget_cache, *closers, backends.aclose) if close_backends else (forget_cache, *closers),
+        shared=shared,
     )
 
 
-def build_bandit(settings: Settings, roles: Iterable[str]) -> Bandit:
-    """The bandit behind `select_tool`: its statistics in Redis when `SALESBOOST_REDIS_URL` is set (shared by
-    every replica), else in this process."""
+def build_bandit(settings: Settings, roles: Iterable[str], shared: SharedRedis | None = None) -> Bandit:
+    """The bandit behind `select_tool`: its statistics in Redis when there is one (`shared`: shared by every
+    replica, on the process's one connection pool), else in this process."""
     store: BanditStore = LocalBanditStore()
-    if settings.redis_url is not None:
-        # A Redis that stops answering delays a choice by at most half a second, then it is made without statistics.
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        store = RedisBanditStore(redis, settings.bandit_redis_key)
+    if shared is not None:
+        # A Redis that stops answering delays a choice by SALESBOOST_REDIS_TIMEOUT at most, then it is made
+        # without statistics.
+        store = RedisBanditStore(shared.client, settings.bandit_redis_key)
     policy = build_policy(
         settings.bandit_policy, epsilon=settings.bandit_epsilon, alpha=settings.bandit_alpha,
         explore=settings.bandit_explore,

@@ -226,6 +226,10 @@ def serve(
     allow_demo_keys: Annotated[
         bool, typer.Option(help="Serve the public demo keys on a non-loopback host (when no keys are set).")
     ] = False,
+    per_worker_state: Annotated[
+        bool, typer.Option(help="With --workers N > 1 and no SALESBOOST_REDIS_URL: accept limits, cache, breakers "
+                           "and events per worker (SALESBOOST_PER_WORKER_STATE).")
+    ] = False,
 ) -> None:
     """Serve the REST API, the WebSocket, /metrics and the dashboard with uvicorn."""
     from salesboost.api import serve as serving
@@ -235,7 +239,9 @@ def serve(
         KeyStore.from_settings(get_settings())
     except KeyConfigError as exc:
         raise _fail(str(exc)) from None
-    refusal = serving.demo_keys_refusal(get_settings(), host, allow_demo_keys)
+    refusal = serving.demo_keys_refusal(get_settings(), host, allow_demo_keys) or serving.workers_refusal(
+        get_settings(), workers, per_worker_state
+    )
     if refusal is not None:
         raise _fail(refusal)
     demo = serving.use_demo_keys(get_settings())

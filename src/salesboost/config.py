@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     bandit_epsilon: float = Field(0.1, ge=0, le=1, validation_alias=_env("TOOL_BANDIT_EPSILON"))
     bandit_redis_key: str = Field("tool:bandit:state", min_length=1, validation_alias=_env("TOOL_BANDIT_REDIS_KEY"))
     rate_limit_enabled: bool = Field(True, validation_alias=_env("TOOL_RATE_LIMIT_ENABLED"))
+    # The default limits per caller and tool (data/rate_limits.yaml); empty: none but the tools' own.
+    rate_limits_file: Annotated[Path | None, BeforeValidator(lambda v: v or None)] = Field(
+        DATA_DIR / "rate_limits.yaml", validation_alias=_env("SALESBOOST_RATE_LIMITS_FILE")
+    )
     parallel_enabled: bool = Field(True, validation_alias=_env("TOOL_PARALLEL_ENABLED"))
     parallel_max_concurrent: int = Field(5, ge=1, le=1000, validation_alias=_env("TOOL_PARALLEL_MAX_CONCURRENT"))
 
@@ -81,6 +85,16 @@ class Settings(BaseSettings):
         30.0, ge=0, le=3600, validation_alias=_env("SALESBOOST_SQLITE_BUSY_TIMEOUT")
     )
     redis_url: str | None = Field(None, validation_alias=_env("SALESBOOST_REDIS_URL"))
+    # Shared state on Redis (docs/scale.md): how long one Redis operation may take before the local path is
+    # used, how often an unreachable Redis is tried again, and what a rate limit does meanwhile.
+    redis_prefix: str = Field("sb:", min_length=1, max_length=64, validation_alias=_env("SALESBOOST_REDIS_PREFIX"))
+    redis_timeout: float = Field(0.5, gt=0, le=30, validation_alias=_env("SALESBOOST_REDIS_TIMEOUT"))
+    redis_retry_seconds: float = Field(1.0, gt=0, le=300, validation_alias=_env("SALESBOOST_REDIS_RETRY_SECONDS"))
+    rate_limit_fallback: Literal["fail-open", "local", "fail-closed"] = Field(
+        "local", validation_alias=_env("SALESBOOST_RATE_LIMIT_FALLBACK")
+    )
+    # `serve --workers N` without Redis: each worker keeps its own limits, cache, breakers and events.
+    per_worker_state: bool = Field(False, validation_alias=_env("SALESBOOST_PER_WORKER_STATE"))
     audit_enabled: bool = Field(True, validation_alias=_env("SALESBOOST_AUDIT_ENABLED"))
     audit_flush_interval: float = Field(0.5, gt=0, le=60, validation_alias=_env("SALESBOOST_AUDIT_FLUSH_INTERVAL"))
     audit_batch_size: int = Field(1000, ge=1, validation_alias=_env("SALESBOOST_AUDIT_BATCH_SIZE"))

@@ -158,6 +158,7 @@ def test_serve_without_keys_uses_the_demo_keys_loudly(monkeypatch: pytest.Monkey
     monkeypatch.setattr(
         serve, "run", lambda host, port, workers, reload, settings: started.append((host, port, workers, reload))
     )
+    monkeypatch.setenv("SALESBOOST_REDIS_URL", "redis://127.0.0.1:6379/15")  # workers share state (not reached)
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "2"])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output

@@ -203,6 +203,7 @@ async def test_rate_limited_is_429_with_retry_after(client: httpx.AsyncClient) -
     assert response.status_code == 429
     assert error_code(response) == "TOOL_RATE_LIMITED"
     assert int(response.headers["Retry-After"]) >= 1
+    assert (response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"]) == ("2", "0")
     # The bucket is per key: another key still gets through.
     assert (await call(client, "npc", "limited", {"seconds": 0})).status_code == 200
 
@@ -353,15 +354,16 @@ async def test_readyz_is_503_when_the_database_does_not_answer(sample_settings: 
     body = response.json()
     assert body["status"] == "not_ready"
     assert body["checks"]["database"].startswith("error")
-    assert body["checks"]["redis"] == "degraded"
+    assert body["checks"]["redis"].startswith("degraded: Redis unreachable at redis://127.0.0.1:1/0")
 
 
-async def test_readyz_stays_ready_with_redis_degraded(sample_settings: Settings) -> None:
+async def test_readyz_is_degraded_naming_redis_when_it_does_not_answer(sample_settings: Settings) -> None:
     response = await _readyz(sample_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "ready", "checks": {"database": "ok", "redis": "degraded", "audit": "ok"}
-    }
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert (body["checks"]["database"], body["checks"]["audit"]) == ("ok", "ok")
+    assert body["checks"]["redis"] == "degraded: Redis unreachable at redis://127.0.0.1:1/0, local fallback in use"
 
 
 async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:

@@ -55,6 +55,11 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
             runtime, serving = None, executor
         try:
             keys.check_roles(serving.registry.roles)
+            if settings.per_worker_state and not settings.redis_url:
+                log.warning(
+                    "per-worker state (SALESBOOST_PER_WORKER_STATE): rate limits, cache, circuit breakers and "
+                    "events are this worker's own, not shared with the other workers"
+                )
             if not keys.keys:
                 log.warning(
                     "no API keys configured (SALESBOOST_API_KEYS, SALESBOOST_API_KEYS_FILE): every request "

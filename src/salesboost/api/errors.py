@@ -61,7 +61,11 @@ def status_for(envelope: ToolResult) -> tuple[int, dict[str, str] | None]:
 def _status_of(code: str, details: dict[str, Any]) -> tuple[int, dict[str, str] | None]:
     status = STATUS_BY_CODE.get(code, 200)
     if code in _RETRY_AFTER_CODES:
-        return status, retry_after(details.get("retry_after"))
+        headers = retry_after(details.get("retry_after"))
+        if code == codes.TOOL_RATE_LIMITED and "limit" in details:  # the IETF RateLimit fields of the refusal
+            headers["RateLimit-Limit"] = str(details["limit"])
+            headers["RateLimit-Remaining"] = str(details.get("remaining", 0))
+        return status, headers
     return status, None
 
 

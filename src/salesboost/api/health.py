@@ -1,5 +1,5 @@
 """`/healthz` (the process answers) and `/readyz` (its database answers and its audit writer keeps up; Redis,
-when configured, is reported).
+when configured, is reported: `degraded` while the shared state runs on its local fallback).
 
 Neither needs credentials: load balancers and orchestrators call them. They reveal no data, only which
 dependency failed.
@@ -18,7 +18,9 @@ from starlette.responses import Response
 from salesboost.api.errors import json_response
 from salesboost.api.models import Health, Readiness
 from salesboost.api.service import service_of
+from salesboost.config import Settings
 from salesboost.tools.base import ToolBackends
+from salesboost.tools.parts import SharedStatus
 from salesboost.tools.recorders import AuditSink
 
 log = logging.getLogger(__name__)
@@ -50,17 +52,13 @@ def _audit(audit: AuditSink | None) -> str:
     return "ok"
 
 
-async def _redis(url: str | None) -> str:
-    if not url:
-        return "skipped"
-    import redis.asyncio as redis
-
-    client = redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()
-    return "ok"
+async def _redis(shared: SharedStatus | None, settings: Settings) -> str:
+    """The shared state's store: `degraded` while its parts use their local fallback."""
+    if shared is not None:
+        return await shared.probe()
+    if settings.per_worker_state:
+        return "skipped: per-worker state (SALESBOOST_PER_WORKER_STATE): limits, cache, breakers, events per worker"
+    return "skipped"
 
 
 async def _check(name: str, probe: Awaitable[str]) -> tuple[str, str]:
@@ -87,13 +85,12 @@ async def readyz(request: Request) -> Response:
     svc = service_of(request)
     results = await asyncio.gather(
         _check("database", _database(svc.executor.registry.backends)),
-        _check("redis", _redis(svc.settings.redis_url)),
+        _check("redis", _redis(svc.executor.parts.shared, svc.settings)),
     )
     checks = {**dict(results), "audit": _audit(svc.executor.audit)}
-    # Nothing needs Redis yet (docs/architecture.md, known limits): its failure degrades, never unreadies,
+    # Without Redis every part falls back to local state (docs/scale.md): the replica degrades, never unreadies,
     # so a Redis outage does not take every replica out of the load balancer.
-    if checks["redis"].startswith("error"):
-        checks["redis"] = "degraded"
     ready = not (checks["database"].startswith("error") or checks["audit"].startswith("error"))
-    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    degraded = ready and checks["redis"].startswith(("degraded", "error"))
+    body = Readiness(status="degraded" if degraded else "ready" if ready else "not_ready", checks=checks)
     return json_response(body, 200 if ready else 503)

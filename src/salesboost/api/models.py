@@ -166,7 +166,8 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
+    status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, str] = Field(
-        description="Per dependency: ok, skipped (unconfigured), its failure, or degraded (Redis: not needed yet)."
+        description="Per dependency: ok, skipped (unconfigured), its failure, or degraded (Redis: the shared state "
+        "runs on each replica's local fallback; still ready)."
     )

@@ -294,7 +294,7 @@ async def cache_stats(
 ) -> Response:
     executor = service_of(request).executor
     cache = executor.cache
-    stats = cache.get_statistics()
+    stats = await cache.statistics()
     if caller.is_admin:
         top = [{**entry, "key": mask(entry["key"])} for entry in cache.get_top_accessed(limit)]
     else:

@@ -51,6 +51,23 @@ def demo_keys_refusal(settings: Settings, host: str, allowed: bool) -> str | Non
     )
 
 
+def workers_refusal(settings: Settings, workers: int, per_worker_state: bool) -> str | None:
+    """Why `serve --workers N` must not start (N > 1 without Redis would quietly multiply every limit and split
+    the cache, the breakers and the events per worker), or None. Accepting per-worker state sets
+    `SALESBOOST_PER_WORKER_STATE` for the workers, whose log and `/readyz` then say so."""
+    if workers <= 1 or settings.redis_url:
+        return None
+    if per_worker_state or settings.per_worker_state:
+        os.environ["SALESBOOST_PER_WORKER_STATE"] = "true"
+        get_settings.cache_clear()
+        return None
+    return (
+        f"refusing to start {workers} workers without SALESBOOST_REDIS_URL: each worker would keep its own rate "
+        f"limits (a limit of 5 per minute would admit {5 * workers}), cache, circuit breakers and events. Set "
+        "SALESBOOST_REDIS_URL to share them (docs/scale.md), or pass --per-worker-state to accept that"
+    )
+
+
 def use_demo_keys(settings: Settings) -> list[DemoKey]:
     """With no key source configured, point `SALESBOOST_API_KEYS_FILE` (inherited by workers) at the demo
     file and return its keys to print; else return nothing."""

@@ -2,7 +2,8 @@
 
 Every operation is O(1) (an `OrderedDict` keeps recency). Keys come from the *validated* input, so a default
 filled in by the model and the same value given explicitly share one entry. Cached values are shared between
-callers: treat results as read-only.
+callers: treat results as read-only. `Cache` is what the executor needs of a cache; the one shared by replicas
+is `state.cache.RedisCache`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import heapq
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Final, Protocol
 
 from pydantic import BaseModel
 
@@ -24,6 +25,45 @@ class _Miss:
 MISS: Final = _Miss()
 
 CacheKey = tuple[str, Hashable]
+
+
+def key_for(tool: str, args: BaseModel, scope: str | None = None) -> CacheKey:
+    """The key of a validated input: its field values when hashable, else its canonical JSON.
+
+    A `scope` (the caller's role, for a tool whose answer depends on it) keeps separate entries.
+    """
+    body: Hashable = tuple(args.__dict__.values())
+    try:
+        hash(body)
+    except TypeError:
+        body = json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return (tool, body) if scope is None else (tool, (scope, body))
+
+
+class Cache(Protocol):
+    """What the executor needs of a cache. The in-process one answers at once; a shared one answers `get`
+    and `set` with awaitables, and holds the invalidations still on their way (`pending`, `settle`)."""
+
+    @property
+    def pending(self) -> object: ...
+
+    async def settle(self) -> None: ...
+
+    def get(self, key: CacheKey) -> Any:
+        """(result, output), `MISS`, or (shared) an awaitable of either."""
+
+    def set(self, key: CacheKey, value: Any, ttl: float, tags: tuple[str, ...] = ()) -> Awaitable[None] | None: ...
+
+    def invalidate_tag(self, tag: str) -> object: ...
+
+    def lookups(self) -> dict[str, list[int]]: ...
+
+    def get_statistics(self) -> dict[str, Any]: ...
+
+    async def statistics(self) -> dict[str, Any]:
+        """`get_statistics()`, across every replica for a shared cache."""
+
+    def get_top_accessed(self, limit: int = 10) -> list[dict[str, Any]]: ...
 
 
 class _Entry:
@@ -58,18 +98,10 @@ class ToolCache:
         self._by_tool: dict[str, list[int]] = {}  # tool -> [hits, misses]
         self._evictions = 0
 
-    @staticmethod
-    def key_for(tool: str, args: BaseModel, scope: str | None = None) -> CacheKey:
-        """The key of a validated input: its field values when hashable, else its canonical JSON.
+    pending = ()  # nothing is ever on its way: invalidation is immediate
 
-        A `scope` (the caller's role, for a tool whose answer depends on it) keeps separate entries.
-        """
-        body: Hashable = tuple(args.__dict__.values())
-        try:
-            hash(body)
-        except TypeError:
-            body = json.dumps(args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return (tool, body) if scope is None else (tool, (scope, body))
+    async def settle(self) -> None:
+        return None
 
     def get(self, key: CacheKey) -> Any:
         """The cached value, or `MISS`. Counts the hit or miss for the key's tool."""
@@ -153,6 +185,9 @@ class ToolCache:
                 for tool, (h, m) in sorted(self._by_tool.items())
             },
         }
+
+    async def statistics(self) -> dict[str, Any]:
+        return self.get_statistics()
 
     def get_top_accessed(self, limit: int = 10) -> list[dict[str, Any]]:
         """The most-used entries (needs `access_tracking`), most accessed first."""

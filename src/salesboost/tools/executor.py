@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from salesboost.tools.base import ToolContext
 from salesboost.tools.batch import run_batch, tool_of
-from salesboost.tools.cache import MISS, ToolCache
+from salesboost.tools.cache import MISS, key_for
 from salesboost.tools.call import Call
 from salesboost.tools.errors import ToolPermissionError, error_info, input_error, is_transient
 from salesboost.tools.events import StatusCallback
@@ -93,14 +93,20 @@ class ToolExecutor:
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
                 check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
-            self._limit(entry, call)
+            # Shared state (Redis) answers with an awaitable; in-process state decides at once (None, a bool).
+            if (pending := self._limit(entry, call)) is not None:
+                await pending
             if claim is not None:
                 await claim()
-            self.parts.breakers.check(name)
-            if not self._cache_lookup(call, entry, args):
+            if (pending := self.parts.breakers.check(name)) is not None:
+                await pending
+            hit = self._cache_lookup(call, entry, args)
+            if hit is False or (hit is not True and not await hit):
                 await self._run(call, entry, args)
-                if call.cache_key is not None:
-                    self._cache_store(call, entry, args)
+                if self.cache.pending:  # what the call invalidated is gone everywhere before it answers
+                    await self.cache.settle()
+                if call.cache_key is not None and (pending := self._cache_store(call, entry, args)) is not None:
+                    await pending
         except Exception as exc:
             call.exc = exc
         return self._record(call)
@@ -113,18 +119,30 @@ class ToolExecutor:
             raise input_error(entry.name, exc) from None
         return args
 
-    def _limit(self, entry: RegisteredTool, call: Call) -> None:
+    def _limit(self, entry: RegisteredTool, call: Call) -> Awaitable[None] | None:
         """The rate limit: refuse before doing any work."""
         limit, limiter = entry.policy.rate_limit, self.parts.limiter
-        if limit is not None and limiter is not None:
-            limiter.check(call.name, call.caller, limit)
+        if limiter is None or (limit is None and not limiter.by_role):
+            return None
+        return limiter.check(call.name, call.caller, call.role, limit)
 
-    def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool:
+    def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool | Awaitable[bool]:
         policy = entry.policy
         if policy.cache_ttl is None:
             return False
-        key = call.cache_key = ToolCache.key_for(call.name, args, call.role if policy.cache_by_role else None)
+        key = call.cache_key = key_for(call.name, args, call.role if policy.cache_by_role else None)
         hit = self.cache.get(key)
+        if hit is MISS:
+            return False
+        if hit.__class__ is not tuple:  # a shared cache's answer, still to come
+            return self._cache_hit_later(call, hit)
+        call.result, call.output = hit
+        call.cached = True
+        return True
+
+    @staticmethod
+    async def _cache_hit_later(call: Call, lookup: Awaitable[Any]) -> bool:
+        hit = await lookup
         if hit is MISS:
             return False
         call.result, call.output = hit
@@ -161,12 +179,12 @@ class ToolExecutor:
             safe_to_repeat=policy.idempotent or call.idempotency_key is not None,
         )
 
-    def _cache_store(self, call: Call, entry: RegisteredTool, args: BaseModel) -> None:
+    def _cache_store(self, call: Call, entry: RegisteredTool, args: BaseModel) -> Awaitable[None] | None:
         key, ttl, result = call.cache_key, entry.policy.cache_ttl, call.result
         assert key is not None
         assert ttl is not None
         assert result is not None
-        self.cache.set(key, (result, call.output), ttl, entry.tool.cache_tags(args))
+        return self.cache.set(key, (result, call.output), ttl, entry.tool.cache_tags(args))
 
     def _record(self, call: Call) -> ToolResult:
         """Name the failure, let every recorder read the call, then answer the envelope."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from eval_cli import FIXTURES, eval_json, run_eval
+
+from salesboost.config import DATA_DIR
 
 SET = str(FIXTURES / "stage.jsonl")
 
@@ -34,3 +39,14 @@ def test_table() -> None:
         "clear": ["3", "1.000"],
         "mislabelled": ["1", "0.000"],
     }
+
+
+def test_the_default_rate_limits_do_not_cut_a_measurement(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A set is many calls from one caller, past stage_classifier's default 10 a minute: all are measured."""
+    monkeypatch.setenv("SALESBOOST_RATE_LIMITS_FILE", str(DATA_DIR / "rate_limits.yaml"))
+    many = tmp_path / "many.jsonl"
+    lines = [line for line in Path(SET).read_text(encoding="utf-8").splitlines() if line.strip()]
+    many.write_text("\n".join(lines * 4) + "\n", encoding="utf-8")
+    report = eval_json("stage", "--set", str(many))
+    assert report["size"] == 16
+    assert report["metrics"] == {"accuracy": 0.75}

@@ -1,8 +1,9 @@
 """The runtime a measurement runs on, and the timed calls through it.
 
 A temporary SQLite file, migrated by the composition root on first use, so that a measurement never writes into
-the configured database; the other settings (rule pack, maximum discount, model path) are the environment's,
-which is what makes a measurement describe the tools as configured.
+the configured database, and no rate limit (a set is hundreds of calls from one caller); the other settings
+(rule pack, maximum discount, model path) are the environment's, which is what makes a measurement describe the
+tools as configured.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CallFailedError(RuntimeError):
 async def evaluation_runtime() -> AsyncIterator[Runtime]:
     with tempfile.TemporaryDirectory(prefix="salesboost-eval-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'eval.db'}"
-        settings = get_settings().model_copy(update={"database_url": url})
+        settings = get_settings().model_copy(update={"database_url": url, "rate_limit_enabled": False})
         runtime = build_runtime(settings)
         try:
             yield runtime

@@ -12,9 +12,9 @@ PostgreSQL:
 - diversity: each further chunk of an already ranked document counts less, so that the first results name
   several documents when several answer.
 
-Words are compared by their Snowball English stem (the stemmer of PostgreSQL's `english` configuration), so
-plurals and other forms match ("policies", "policy"). Synonyms come from `data/knowledge/synonyms_en.txt` and
-from the knowledge base's own glossary (see `glossary_pairs`).
+Words are compared by their Snowball English stem (PyStemmer, the stemmer of PostgreSQL's `english`
+configuration, in C: about 0.2 µs a word), so plurals and other forms match ("policies", "policy"). Synonyms
+come from `data/knowledge/synonyms_en.txt` and from the knowledge base's own glossary (see `glossary_pairs`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-import snowballstemmer
+import Stemmer
 
 from salesboost.config import DATA_DIR
 
@@ -51,19 +51,27 @@ DF_CAP = 500
 _WORD = re.compile(r"[^\W_]+")
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)?)\s*(%|percent\b)?", re.IGNORECASE)
 _GLOSSARY_PAIR = re.compile(r"\*\*([^*()\n]{2,60}?)\s*\(([^*()\n]{2,60})\)\*\*")
-_stemmer = snowballstemmer.stemmer("english")
+_stemmer = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=65_536)
+class _StemMemo(dict[str, str]):
+    """Words to stems, filled as words are met: a chunk's words are then stemmed by one C-level lookup each.
+    Emptied when it reaches `_MEMO_WORDS`, so a base with an endless vocabulary cannot grow it without bound."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= _MEMO_WORDS:
+            self.clear()
+        found = self[word] = str(_stemmer.stemWord(word))
+        return found
+
+
+_MEMO_WORDS = 200_000
+_stems = _StemMemo()
+
+
 def stem(word: str) -> str:
     """The Snowball English stem of a lower-case word."""
-    return str(_stemmer.stemWord(word))
-
-
-def _prefix(word: str) -> str:
-    # Snowball only rewrites suffixes, so a word and its stem share their first three letters: a chunk's word
-    # is stemmed only when it could match a query stem.
-    return word[:3]
+    return _stems[word]
 
 
 def words(text: str) -> list[str]:
@@ -128,19 +136,6 @@ class Concept:
     weight: float
 
 
-class _Stems(dict[str, str]):
-    """A query's memo of words to stems, "" for a word that cannot match it: filled as chunks are read, so
-    each distinct word is looked at once per query and then found by a C-level dict lookup."""
-
-    def __init__(self, prefixes: frozenset[str]) -> None:
-        super().__init__()
-        self.prefixes = prefixes
-
-    def __missing__(self, word: str) -> str:
-        found = self[word] = stem(word) if _prefix(word) in self.prefixes else ""
-        return found
-
-
 @dataclass(frozen=True, slots=True)
 class Query:
     """A query analysed for re-ranking."""
@@ -148,19 +143,17 @@ class Query:
     concepts: tuple[Concept, ...]
     bigrams: tuple[Phrase, ...]  # adjacent non-stop words of the query, stemmed
     numbers: tuple[tuple[str, bool], ...]  # (number, asked as a percentage)
-    stems: _Stems
 
-    @property
-    def empty(self) -> bool:
-        return not (self.concepts or self.bigrams or self.numbers)
+
+def query_words(query: str, stopwords: frozenset[str]) -> list[str]:
+    """The searchable words of a free-text query: lower-cased, without stop words or duplicates."""
+    return list(dict.fromkeys(w for w in words(query) if w not in stopwords))
 
 
 def search_terms(query: str, stopwords: frozenset[str], synonyms: Synonyms, max_terms: int) -> list[str]:
     """The database query: the query's words, then its synonyms (words or phrases of words), no duplicates."""
-    tokens = [w for w in words(query) if w not in stopwords]
-    stems = tuple(stem(w) for w in tokens)
-    terms = dict.fromkeys(tokens)
-    for phrase in _phrases_in(stems, synonyms):
+    terms = dict.fromkeys(query_words(query, stopwords))
+    for phrase in _phrases_in(tuple(stem(w) for w in terms), synonyms):
         for surface in sorted(synonyms.expand(phrase).values()):
             terms.setdefault(surface)
     return list(terms)[:max_terms]
@@ -195,7 +188,8 @@ def analyse(
     concepts = []
     for phrase in _phrases_in(stems, synonyms):
         others = tuple(synonyms.expand(phrase))
-        df = max((stem_frequency.get(p, 0) for p in (phrase, *others)), default=0)
+        # A concept is as rare as its own form; one absent from the base, as its commonest synonym.
+        df = stem_frequency.get(phrase, 0) or max((stem_frequency.get(p, 0) for p in others), default=0)
         if df:
             weight = math.log(1 + DF_CAP / (min(df, DF_CAP) + 0.5))
             concepts.append(Concept(phrase, others, weight))
@@ -203,11 +197,9 @@ def analyse(
         (stem(a), stem(b)) for a, b in itertools.pairwise(raw) if a not in stopwords and b not in stopwords
     )
     numbers = tuple(
-        dict.fromkeys((m.group(1).replace(",", "."), m.group(2) is not None) for m in _NUMBER.finditer(query))
+        dict.fromkeys((m.group(1), m.group(2) is not None) for m in _NUMBER.finditer(query))
     )
-    prefixes = {_prefix(s) for c in concepts for p in (c.own, *c.synonyms) for s in p}
-    prefixes |= {_prefix(s) for b in bigrams for s in b}
-    return Query(tuple(concepts), bigrams, numbers, _Stems(frozenset(prefixes)))
+    return Query(tuple(concepts), bigrams, numbers)
 
 
 class Candidate(Protocol):
@@ -227,15 +219,15 @@ class Candidate(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Field:
-    """A text's words as stems where they could match the query (else ""), as a set and as one string in
-    which a phrase is a substring, found in C rather than by a Python loop."""
+    """A text's stemmed words as a set, and as one string in which a phrase is a substring, found in C rather
+    than by a Python loop."""
 
     bag: frozenset[str]
     joined: str
 
     @classmethod
-    def of(cls, text: str, memo: _Stems) -> _Field:
-        stems = list(map(memo.__getitem__, words(text)))
+    def of(cls, text: str) -> _Field:
+        stems = list(map(_stems.__getitem__, words(text)))
         return cls(frozenset(stems), " " + " ".join(stems) + " ")
 
     def __add__(self, other: _Field) -> _Field:
@@ -261,8 +253,8 @@ def _number_found(number: str, percent: bool, text: str) -> bool:
 
 def features(query: Query, candidate: Candidate) -> float:
     """The re-ranking bonus of one candidate, from 0 (nothing) up to the sum of the weights."""
-    head = _Field.of(f"{candidate.title}\n{candidate.heading}", query.stems)
-    every = head + _Field.of(candidate.content, query.stems)
+    head = _Field.of(f"{candidate.title}\n{candidate.heading}")
+    every = head + _Field.of(candidate.content)
     bonus = 0.0
     total = sum(c.weight for c in query.concepts)
     if total:

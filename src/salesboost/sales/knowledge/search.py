@@ -5,8 +5,10 @@ its GIN index, ranked by BM25 computed in the query from the chunk's `tsv` (term
 word statistics that migration 0005 keeps in `kb_terms` and `kb_totals` (document frequencies, average length);
 PostgreSQL's own ts_rank has no notion of word rarity. Both weight a word in the title 3, in the heading 2 and in
 the content 1, and both receive the same sanitised query: the words of the user's text, lower-cased, stop words
-dropped, OR-ed together, so that punctuation or FTS syntax in the text can never be an error and a chunk holding
-more of the rare words ranks higher. Scores are "higher is better" on both.
+dropped, with their synonyms (`ranking.search_terms`), OR-ed together, so that punctuation or FTS syntax in the
+text can never be an error and a chunk holding more of the rare words ranks higher. The database's best `POOL`
+chunks are then re-ranked in Python (`ranking.rerank`), the same way on both engines; the scores returned are
+that ranking's, "higher is better".
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from salesboost.sales.knowledge.ranking import (
     glossary_pairs,
     load_synonyms,
     parse_synonyms,
+    query_words,
     rerank,
     search_terms,
 )
@@ -152,7 +155,8 @@ async def _synonyms(session: AsyncSession, stopwords: frozenset[str]) -> Synonym
 
 
 def _quote(term: str, dialect: str) -> str:
-    # Terms are runs of letters and digits only, so quoting them is enough on both engines.
+    # Terms are runs of letters and digits, or such runs joined by single spaces (a synonym phrase), so quoting
+    # them is enough on both engines; a quoted phrase is a phrase query on both.
     return f'"{term}"' if dialect == "sqlite" else f"'{term}'"
 
 
@@ -287,8 +291,12 @@ async def search(
     if plan is None or plan[0] == "or":
         hits = await _ranked(session, terms, statistics, plan, pool, collection, candidate_budget)
     else:
-        # Common words: chunks holding all of them first, then at least one fewer, and so on.
-        words = [t for t in terms if statistics.frequencies[t] > 0][:_QUORUM_WORDS]
+        # Common words: chunks holding all of them first, then at least one fewer, and so on. Only the query's
+        # own words count here: a synonym is another way to say a word, not one more word to hold (unless no
+        # own word is in the base).
+        own = set(query_words(query, stopwords))
+        present = [t for t in terms if statistics.frequencies[t] > 0]
+        words = ([t for t in present if t in own] or present)[:_QUORUM_WORDS]
         hits = []
         for m in range(len(words), 0, -1):
             bounded = ("bounded", _quorum(words, m, dialect))

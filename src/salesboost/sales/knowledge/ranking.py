@@ -150,13 +150,14 @@ def query_words(query: str, stopwords: frozenset[str]) -> list[str]:
     return list(dict.fromkeys(w for w in words(query) if w not in stopwords))
 
 
-def search_terms(query: str, stopwords: frozenset[str], synonyms: Synonyms, max_terms: int) -> list[str]:
-    """The database query: the query's words, then its synonyms (words or phrases of words), no duplicates."""
-    terms = dict.fromkeys(query_words(query, stopwords))
-    for phrase in _phrases_in(tuple(stem(w) for w in terms), synonyms):
+def synonym_terms(own: list[str], synonyms: Synonyms) -> dict[str, Phrase]:
+    """The synonyms to search for the query's own words, each with the (stemmed) word or phrase it stands for."""
+    out: dict[str, Phrase] = {}
+    for phrase in _phrases_in(tuple(stem(w) for w in own), synonyms):
         for surface in sorted(synonyms.expand(phrase).values()):
-            terms.setdefault(surface)
-    return list(terms)[:max_terms]
+            if surface not in own:
+                out.setdefault(surface, phrase)
+    return out
 
 
 def _phrases_in(stems: Phrase, synonyms: Synonyms) -> list[Phrase]:

@@ -5,7 +5,7 @@ its GIN index, ranked by BM25 computed in the query from the chunk's `tsv` (term
 word statistics that migration 0005 keeps in `kb_terms` and `kb_totals` (document frequencies, average length);
 PostgreSQL's own ts_rank has no notion of word rarity. Both weight a word in the title 3, in the heading 2 and in
 the content 1, and both receive the same sanitised query: the words of the user's text, lower-cased, stop words
-dropped, with their synonyms (`ranking.search_terms`), OR-ed together, so that punctuation or FTS syntax in the
+dropped, with their synonyms (`ranking.synonym_terms`), OR-ed together, so that punctuation or FTS syntax in the
 text can never be an error and a chunk holding more of the rare words ranks higher. The database's best `POOL`
 chunks are then re-ranked in Python (`ranking.rerank`), the same way on both engines; the scores returned are
 that ranking's, "higher is better".
@@ -35,7 +35,8 @@ from salesboost.sales.knowledge.ranking import (
     parse_synonyms,
     query_words,
     rerank,
-    search_terms,
+    stem,
+    synonym_terms,
 )
 
 STOPWORDS_FILE = DATA_DIR / "knowledge" / "stopwords_en.txt"
@@ -275,7 +276,9 @@ async def search(
     """The `top_k` best chunks for `query` (optionally within one collection), best first."""
     stopwords = load_stopwords()
     synonyms = await _synonyms(session, stopwords)
-    terms = search_terms(query, stopwords, synonyms, MAX_TERMS)
+    own = query_words(query, stopwords)[:MAX_TERMS]
+    expansions = synonym_terms(own, synonyms)
+    terms = [*own, *expansions][:MAX_TERMS]
     if not terms:
         return []
     dialect = session.get_bind().dialect.name
@@ -286,6 +289,10 @@ async def search(
         # for every candidate row; custom plans fold it into a constant (twice as fast here).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     statistics = await _statistics(session, terms, candidate_budget)
+    # A synonym of a word already in more chunks than the budget adds candidates, not answers (and at scale,
+    # work): it is searched only for rarer words. It still counts in the re-ranking.
+    common = {stem(w) for w in own if statistics.frequencies[w] >= candidate_budget}
+    terms = [t for t in terms if t not in expansions or not set(expansions[t]) <= common]
     plan = _plan(statistics.frequencies, terms, candidate_budget, top_k, dialect)
     pool = max(top_k, POOL)
     if plan is None or plan[0] == "or":
@@ -294,7 +301,6 @@ async def search(
         # Common words: chunks holding all of them first, then at least one fewer, and so on. Only the query's
         # own words count here: a synonym is another way to say a word, not one more word to hold (unless no
         # own word is in the base).
-        own = set(query_words(query, stopwords))
         present = [t for t in terms if statistics.frequencies[t] > 0]
         words = ([t for t in present if t in own] or present)[:_QUORUM_WORDS]
         hits = []

@@ -29,7 +29,7 @@ from salesboost.sales.knowledge.chunking import (
     content_hash,
     parse_document,
 )
-from salesboost.sales.knowledge.search import refresh_statistics
+from salesboost.sales.knowledge.search import forget_glossaries, refresh_statistics
 from salesboost.store.db import writing
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends
@@ -176,6 +176,7 @@ async def ingest_folder(
     if report.changed:
         async with writing(sessions) as session:
             await refresh_statistics(session)
+        forget_glossaries()
         if invalidate is not None:
             invalidate(CACHE_TAG)
     return report

@@ -5,15 +5,16 @@ its GIN index, ranked by BM25 computed in the query from the chunk's `tsv` (term
 word statistics that migration 0005 keeps in `kb_terms` and `kb_totals` (document frequencies, average length);
 PostgreSQL's own ts_rank has no notion of word rarity. Both weight a word in the title 3, in the heading 2 and in
 the content 1, and both receive the same sanitised query: the words of the user's text, lower-cased, stop words
-dropped, OR-ed together, so that punctuation or FTS syntax in the text can never be an error and a chunk holding
-more of the rare words ranks higher. Scores are "higher is better" on both.
+dropped, with their synonyms (`ranking.synonym_terms`), OR-ed together, so that punctuation or FTS syntax in the
+text can never be an error and a chunk holding more of the rare words ranks higher. The database's best `POOL`
+chunks are then re-ranked in Python (`ranking.rerank`), the same way on both engines; the scores returned are
+that ranking's, "higher is better".
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,10 +25,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.config import DATA_DIR
+from salesboost.sales.knowledge.ranking import (
+    POOL,
+    SYNONYMS_FILE,
+    Synonyms,
+    analyse,
+    glossary_pairs,
+    load_synonyms,
+    parse_synonyms,
+    query_words,
+    rerank,
+    stem,
+    synonym_terms,
+)
 
 STOPWORDS_FILE = DATA_DIR / "knowledge" / "stopwords_en.txt"
 MAX_TERMS = 32
-_WORD = re.compile(r"[^\W_]+")
 
 # Ranking every chunk that holds any query word does not scale (a common word is in half the chunks), so
 # the query is planned: the rarest words, as long as together they are in at most the budget's number of chunks,
@@ -115,15 +128,36 @@ def load_stopwords(path: Path = STOPWORDS_FILE) -> frozenset[str]:
     return frozenset(w.lower() for line in words for w in line.split())
 
 
-def query_terms(query: str, stopwords: frozenset[str] | None = None) -> list[str]:
-    """The searchable words of a free-text query: lower-cased, without stop words or duplicates."""
-    stop = load_stopwords() if stopwords is None else stopwords
-    terms = dict.fromkeys(w for w in (m.group(0).lower() for m in _WORD.finditer(query)) if w not in stop)
-    return list(terms)[:MAX_TERMS]
+# The knowledge base's own glossary, per database: the bold "term (other form)" entries of its documents
+# titled or named glossary. Read once a while (a stale glossary changes which synonyms expand a query, never
+# whether a search works); an ingest in this process drops it at once.
+_GLOSSARY_SQL = """
+SELECT c.content FROM kb_chunks AS c JOIN kb_documents AS d ON d.id = c.document_id
+WHERE lower(d.title) LIKE '%glossar%' OR lower(d.source) LIKE '%glossar%'
+"""
+_glossaries: TTLCache[str, Synonyms] = TTLCache(maxsize=64, ttl=_DF_TTL_SECONDS)
+
+
+def forget_glossaries() -> None:
+    """Drop the remembered glossaries, after an ingest changed the base."""
+    _glossaries.clear()
+
+
+async def _synonyms(session: AsyncSession, stopwords: frozenset[str]) -> Synonyms:
+    """The shipped synonyms with the base's glossary."""
+    database = str(session.get_bind().engine.url)
+    known = _glossaries.get(database)
+    if known is None:
+        contents = (await session.scalars(text(_GLOSSARY_SQL))).all()
+        lines = [line for content in contents for line in glossary_pairs(content)]
+        groups = load_synonyms(SYNONYMS_FILE, stopwords) + tuple(parse_synonyms(lines, stopwords))
+        known = _glossaries[database] = Synonyms(groups)
+    return known
 
 
 def _quote(term: str, dialect: str) -> str:
-    # Terms are runs of letters and digits only, so quoting them is enough on both engines.
+    # Terms are runs of letters and digits, or such runs joined by single spaces (a synonym phrase), so quoting
+    # them is enough on both engines; a quoted phrase is a phrase query on both.
     return f'"{term}"' if dialect == "sqlite" else f"'{term}'"
 
 
@@ -240,7 +274,11 @@ async def search(
     candidate_budget: int | None = None,
 ) -> list[KnowledgeDocument]:
     """The `top_k` best chunks for `query` (optionally within one collection), best first."""
-    terms = query_terms(query)
+    stopwords = load_stopwords()
+    synonyms = await _synonyms(session, stopwords)
+    own = query_words(query, stopwords)[:MAX_TERMS]
+    expansions = synonym_terms(own, synonyms)
+    terms = [*own, *expansions][:MAX_TERMS]
     if not terms:
         return []
     dialect = session.get_bind().dialect.name
@@ -251,18 +289,28 @@ async def search(
         # for every candidate row; custom plans fold it into a constant (twice as fast here).
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     statistics = await _statistics(session, terms, candidate_budget)
+    # A synonym of a word already in more chunks than the budget adds candidates, not answers (and at scale,
+    # work): it is searched only for rarer words. It still counts in the re-ranking.
+    common = {stem(w) for w in own if statistics.frequencies[w] >= candidate_budget}
+    terms = [t for t in terms if t not in expansions or not set(expansions[t]) <= common]
     plan = _plan(statistics.frequencies, terms, candidate_budget, top_k, dialect)
+    pool = max(top_k, POOL)
     if plan is None or plan[0] == "or":
-        return await _ranked(session, terms, statistics, plan, top_k, collection, candidate_budget)
-    # Common words: chunks holding all of them first, then at least one fewer, and so on.
-    words = [t for t in terms if statistics.frequencies[t] > 0][:_QUORUM_WORDS]
-    hits: list[KnowledgeDocument] = []
-    for m in range(len(words), 0, -1):
-        bounded = ("bounded", _quorum(words, m, dialect))
-        hits = await _ranked(session, terms, statistics, bounded, top_k, collection, candidate_budget)
-        if len(hits) >= top_k:
-            break
-    return hits
+        hits = await _ranked(session, terms, statistics, plan, pool, collection, candidate_budget)
+    else:
+        # Common words: chunks holding all of them first, then at least one fewer, and so on. Only the query's
+        # own words count here: a synonym is another way to say a word, not one more word to hold (unless no
+        # own word is in the base).
+        present = [t for t in terms if statistics.frequencies[t] > 0]
+        words = ([t for t in present if t in own] or present)[:_QUORUM_WORDS]
+        hits = []
+        for m in range(len(words), 0, -1):
+            bounded = ("bounded", _quorum(words, m, dialect))
+            hits = await _ranked(session, terms, statistics, bounded, pool, collection, candidate_budget)
+            if len(hits) >= top_k:
+                break
+    asked = analyse(query, stopwords, synonyms, statistics.frequencies)
+    return [hits[i].model_copy(update={"score": round(score, 6)}) for i, score in rerank(asked, hits)[:top_k]]
 
 
 async def _ranked(

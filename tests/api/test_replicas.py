@@ -21,7 +21,9 @@ import pytest
 import redis.asyncio as redis
 import websockets
 
-from salesboost.config import DATA_DIR
+from sales.sms.fake_sms_api import ACCOUNT, TOKEN, running_fake_api
+from salesboost.assembly import build_runtime
+from salesboost.config import DATA_DIR, load_settings
 from shared_state import RedisServer, free_port
 
 SALESBOOST = str(Path(sys.executable).with_name("salesboost"))
@@ -171,6 +173,40 @@ async def test_two_replicas_share_limits_events_cache_and_breakers(
                 assert ready["checks"]["redis"] == "ok"
             stats = [(await http.get(f"{s.url}/api/v1/tools/cache/stats", headers=HEADERS)).json() for s in (a, b)]
             assert stats[0]["hits"] == stats[1]["hits"] >= 1
+
+
+async def test_two_replicas_dispatchers_text_each_queued_message_once(
+    postgres_url: str, redis_url: str, prefix: str
+) -> None:
+    """200 texts queued, then two replicas, each with its SMS dispatcher, drain the outbox into a provider that
+    ignores idempotency keys (a repeated post would be a second text): every message is texted exactly once."""
+    numbers = [f"+1{area}5550{n:03d}" for area in (212, 415) for n in range(100, 200)]  # fictional NANP numbers
+    runtime = build_runtime(load_settings(database_url=postgres_url, sms_transactional_any_hour=True))
+    try:
+        results = await runtime.executor.execute_many(
+            [{"tool": "sms_outreach", "payload": {"phone_number": phone, "message": f"Order {i} has shipped."},
+              "idempotency_key": f"ship-{i}"} for i, phone in enumerate(numbers)],
+            "sdr",
+        )
+    finally:
+        await runtime.aclose()
+    assert [r.error for r in results if not r.ok] == []
+    with running_fake_api(honours_keys=False) as api:
+        env = replica_env(
+            postgres_url, redis_url, prefix, SALESBOOST_SMS_DISPATCHER_ENABLED="true", SALESBOOST_SMS_PROVIDER="http",
+            SALESBOOST_SMS_HTTP_BASE_URL=api.base_url, SALESBOOST_SMS_HTTP_ACCOUNT_SID=ACCOUNT,
+            SALESBOOST_SMS_HTTP_AUTH_TOKEN=TOKEN, SALESBOOST_SMS_FROM_NUMBER="+15005550006",
+            SALESBOOST_SMS_DISPATCH_INTERVAL="0.05",
+        )
+        with serve(env), serve(env):
+            for _ in range(600):  # two minutes at most
+                if len(api.texted) >= len(numbers):
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)  # a double post would come now, if ever
+        texted = sorted(message["To"] for message in api.texted)
+    assert texted == sorted(numbers)  # each number once: none lost, none twice
+    assert len(api.requests) == len(numbers)
 
 
 async def _sql(postgres_url: str, statement: str) -> None:

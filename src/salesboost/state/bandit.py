@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from redis.asyncio import Redis
 
 from salesboost.tools.selection import ArmStats, Vector
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # built by the composition root only when Redis is configured
 
 
 class LocalBanditStore:

@@ -57,7 +57,7 @@ class Heavy(Generic[T]):
     file may have been built since) and fails the call with a `ToolError` naming the part and the cause.
     """
 
-    __slots__ = ("name", "_build", "_lock", "_value")
+    __slots__ = ("_build", "_lock", "_value", "name")
 
     def __init__(self, name: str, build: Callable[[], T]) -> None:
         self.name = name

@@ -9,12 +9,10 @@ the confidence of a uniform guess.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
-
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from salesboost.sales.stage.labels import INTENTS, STAGES, Intent, Role, Stage
 from salesboost.tools.base import Heavy, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy

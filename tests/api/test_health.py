@@ -53,7 +53,8 @@ class SlowModelTool(Tool[AskInput, AskOutput]):
 
 async def _serve(settings: Settings, tool: SlowModelTool) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
     """/healthz and /readyz while the model loads, then /readyz once it is released."""
-    permissions = Permissions(frozenset({"coach", "npc", "admin"}), {"slow_model": ToolPermission(roles=frozenset({"coach"}))})
+    roles = frozenset({"coach", "npc", "admin"})
+    permissions = Permissions(roles, {"slow_model": ToolPermission(roles=frozenset({"coach"}))})
     registry = ToolRegistry(permissions=permissions, backends=create_backends(settings))
     registry.register(tool)
     executor = private_executor(registry, require_idempotency_key=True)

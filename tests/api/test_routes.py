@@ -370,7 +370,9 @@ async def test_readyz_is_degraded_naming_redis_when_it_does_not_answer(sample_se
 
 async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:
     response = await _readyz(sample_settings.model_copy(update={"redis_url": redis_url}))
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok", "audit": "ok", "warmup": "ok"}}
+    assert response.json() == {
+        "status": "ready", "checks": {"database": "ok", "redis": "ok", "audit": "ok", "warmup": "ok"}
+    }
 
 
 async def test_unknown_route_is_404_in_the_error_body(client: httpx.AsyncClient) -> None:

@@ -80,7 +80,8 @@ async def test_a_failed_build_is_the_calls_clear_error_and_is_tried_again(settin
     executor = private_executor(_registry(settings, tool))
     try:
         first = await executor.execute("model_tool", {"text": "a"}, "coach")
-        assert not first.ok and first.error is not None
+        assert not first.ok
+        assert first.error is not None
         assert first.error.code == "TOOL_EXECUTION_FAILED"
         assert first.error.message == (
             "the test model is not available: model file missing; build it with `make model`"
@@ -89,7 +90,8 @@ async def test_a_failed_build_is_the_calls_clear_error_and_is_tried_again(settin
         second = await executor.execute("model_tool", {"text": "b"}, "coach")
     finally:
         await executor.aclose()
-    assert second.ok and second.result == {"answer": "built:b", "builds": 2}
+    assert second.ok
+    assert second.result == {"answer": "built:b", "builds": 2}
 
 
 async def test_warmup_builds_ahead_and_says_what_is_still_warming(settings: Settings) -> None:
@@ -104,4 +106,5 @@ async def test_warmup_builds_ahead_and_says_what_is_still_warming(settings: Sett
     release.set()
     await warmup.aclose()
     assert warmup.status() == "ok"
-    assert tool.model.ready and tool.builds == 1
+    assert tool.model.ready
+    assert tool.builds == 1

@@ -322,7 +322,8 @@ async def test_a_call_without_a_model_names_the_command(tmp_path: Path) -> None:
         result = await classify(executor, {"message": "How much is it?"})
     finally:
         await executor.aclose()
-    assert not result.ok and result.error is not None
+    assert not result.ok
+    assert result.error is not None
     assert result.error.code == "TOOL_EXECUTION_FAILED"
     assert "the stage model is not available" in result.error.message
     assert "salesboost train stage-classifier" in result.error.message

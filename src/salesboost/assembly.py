@@ -23,7 +23,7 @@ from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
 from salesboost.sales.sms.outbox import OutboxDispatcher
-from salesboost.sales.stage.model import Stage
+from salesboost.sales.stage.labels import Stage
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
 from salesboost.state.cache import RedisCache
 from salesboost.state.circuit import RedisBreakers

@@ -330,7 +330,9 @@ async def test_health_routes_need_no_credentials(client: httpx.AsyncClient) -> N
     assert live.json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "skipped", "audit": "ok"}}
+    assert ready.json() == {
+        "status": "ready", "checks": {"database": "ok", "redis": "skipped", "audit": "ok", "warmup": "ok"}
+    }
 
 
 async def _readyz(settings: Settings) -> httpx.Response:
@@ -362,13 +364,15 @@ async def test_readyz_is_degraded_naming_redis_when_it_does_not_answer(sample_se
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
-    assert (body["checks"]["database"], body["checks"]["audit"]) == ("ok", "ok")
+    assert (body["checks"]["database"], body["checks"]["audit"], body["checks"]["warmup"]) == ("ok", "ok", "ok")
     assert body["checks"]["redis"] == "degraded: Redis unreachable at redis://127.0.0.1:1/0, local fallback in use"
 
 
 async def test_readyz_pings_a_live_redis(sample_settings: Settings, redis_url: str) -> None:
     response = await _readyz(sample_settings.model_copy(update={"redis_url": redis_url}))
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok", "audit": "ok"}}
+    assert response.json() == {
+        "status": "ready", "checks": {"database": "ok", "redis": "ok", "audit": "ok", "warmup": "ok"}
+    }
 
 
 async def test_unknown_route_is_404_in_the_error_body(client: httpx.AsyncClient) -> None:

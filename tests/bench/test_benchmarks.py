@@ -40,3 +40,9 @@ def test_http_load_measures_the_ceiling_and_our_mcp_beside_the_others() -> None:
     assert result["api_errors"] == 0
     assert result["our_mcp_errors"] == 0
     assert abs(result["ceiling_ratio"] - result["api_rps"] / result["ceiling_rps"]) < 0.01
+
+
+def test_startup_times_fresh_processes_to_the_first_answer() -> None:
+    result = result_line("startup.py", "--runs", "1")
+    assert result["startup_first_answer_s"] > 0
+    assert result["cli_call_s"] > 0

@@ -31,6 +31,7 @@ from salesboost.api.sessions import SessionOwners
 from salesboost.assembly import build_runtime, sms_dispatcher
 from salesboost.config import Settings, get_settings
 from salesboost.tools.executor import ToolExecutor
+from salesboost.tools.warmup import Warmup
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,15 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
                 cache_size=settings.api_max_sessions,
                 clock=backends.clock,
             )
-            app.state.service = Service(settings, serving, keys, owners)
-            async with sms_dispatcher(settings, serving), mcp.run():
-                yield
+            # The models and rule packs load in a thread while the service already answers; /readyz waits for them.
+            warmup = Warmup(serving.registry)
+            warmup.start()
+            app.state.service = Service(settings, serving, keys, owners, warmup)
+            try:
+                async with sms_dispatcher(settings, serving), mcp.run():
+                    yield
+            finally:
+                await warmup.aclose()
         finally:
             if runtime is not None:
                 await runtime.aclose()

@@ -1,5 +1,6 @@
-"""`/healthz` (the process answers) and `/readyz` (its database answers and its audit writer keeps up; Redis,
-when configured, is reported: `degraded` while the shared state runs on its local fallback).
+"""`/healthz` (the process answers) and `/readyz` (its database answers, its audit writer keeps up and the
+tools' heavy parts are built; Redis, when configured, is reported: `degraded` while the shared state runs on its
+local fallback).
 
 Neither needs credentials: load balancers and orchestrators call them. They reveal no data, only which
 dependency failed.
@@ -22,6 +23,7 @@ from salesboost.config import Settings
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.parts import SharedStatus
 from salesboost.tools.recorders import AuditSink
+from salesboost.tools.warmup import Warmup
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ def _audit(audit: AuditSink | None) -> str:
     return "ok"
 
 
+def _warmup(warmup: Warmup | None) -> str:
+    """Not ready until the models the tools build on first use are built (`tools.warmup`)."""
+    return "skipped" if warmup is None else warmup.status()
+
+
 async def _redis(shared: SharedStatus | None, settings: Settings) -> str:
     """The shared state's store: `degraded` while its parts use their local fallback."""
     if shared is not None:
@@ -76,7 +83,11 @@ async def _check(name: str, probe: Awaitable[str]) -> tuple[str, str]:
     "/readyz",
     response_model=Readiness,
     responses={
-        503: {"model": Readiness, "description": "The database does not answer, or the audit writer is behind."}
+        503: {
+            "model": Readiness,
+            "description": "The database does not answer, the audit writer is behind, or a tool's model is not "
+            "built yet (warming) or failed to build.",
+        }
     },
     summary="Readiness: the database answers and the audit writer keeps up (Redis, when configured, is reported: "
     "ok or degraded)",
@@ -87,10 +98,12 @@ async def readyz(request: Request) -> Response:
         _check("database", _database(svc.executor.registry.backends)),
         _check("redis", _redis(svc.executor.parts.shared, svc.settings)),
     )
-    checks = {**dict(results), "audit": _audit(svc.executor.audit)}
+    checks = {**dict(results), "audit": _audit(svc.executor.audit), "warmup": _warmup(svc.warmup)}
     # Without Redis every part falls back to local state (docs/scale.md): the replica degrades, never unreadies,
     # so a Redis outage does not take every replica out of the load balancer.
-    ready = not (checks["database"].startswith("error") or checks["audit"].startswith("error"))
+    ready = not (checks["database"].startswith("error") or checks["audit"].startswith("error")) and (
+        checks["warmup"] in ("ok", "skipped")
+    )
     degraded = ready and checks["redis"].startswith(("degraded", "error"))
     body = Readiness(status="degraded" if degraded else "ready" if ready else "not_ready", checks=checks)
     return json_response(body, 200 if ready else 503)

@@ -168,6 +168,6 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, str] = Field(
-        description="Per dependency: ok, skipped (unconfigured), its failure, or degraded (Redis: the shared state "
-        "runs on each replica's local fallback; still ready)."
+        description="Per dependency: ok, skipped (unconfigured), its failure, degraded (Redis: the shared state "
+        "runs on each replica's local fallback; still ready), or warming (the tools' models still loading, named)."
     )

@@ -13,6 +13,7 @@ from salesboost.config import Settings
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.registry import RegisteredTool
 from salesboost.tools.schema import Exported, Format, export, tool_schema
+from salesboost.tools.warmup import Warmup
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class Service:
     executor: ToolExecutor
     keys: KeyStore
     sessions: SessionOwners
+    warmup: Warmup | None = None  # the tools' heavy parts, built in the background from start-up
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     _exports: dict[tuple[Format, str], Exported] = field(default_factory=dict)
 

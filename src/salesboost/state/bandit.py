@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from redis.asyncio import Redis
+from salesboost.tools.selection import ArmStats
 
-from salesboost.tools.selection import ArmStats, Vector
+if TYPE_CHECKING:
+    from redis.asyncio import Redis  # built by the composition root only when Redis is configured
+
+    from salesboost.tools.selection import Vector
 
 
 class LocalBanditStore:
@@ -39,6 +41,8 @@ class LocalBanditStore:
         stats.reward_sum += reward
         if x is None:
             return
+        import numpy as np  # imported by the features of `x` already
+
         d = len(x)
         for name in dict.fromkeys((*candidates, arm)):
             other = self._arms.setdefault(name, ArmStats())
@@ -140,6 +144,8 @@ def _arm(values: Sequence[Any]) -> ArmStats:
     pulls, total, a, b = values
     arm = ArmStats(float(pulls or 0), float(total or 0))
     if a is not None and b is not None:
+        import numpy as np  # only statistics with a context have these
+
         matrix, vector = np.array(json.loads(a), dtype=np.float64), np.array(json.loads(b), dtype=np.float64)
         d = vector.size
         if matrix.size == d * d:

@@ -7,6 +7,7 @@ one (run in a bounded thread pool, or inline when the policy says it is cheap).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from salesboost.clock import utcnow
+from salesboost.tools.errors import ToolError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _storable(value: str) -> str:
@@ -44,6 +47,45 @@ class ToolInput(BaseModel):
 
 class ToolOutput(BaseModel):
     """Base for tool outputs."""
+
+
+class Heavy(Generic[T]):
+    """A part too costly to build when a tool is registered (a model, a rule pack, an index): built once per
+    process on first use, or ahead by `warm()` (the service warms every tool's parts in the background at start).
+
+    Thread-safe: concurrent first uses wait for one build. A failed build is not kept: each use tries again (the
+    file may have been built since) and fails the call with a `ToolError` naming the part and the cause.
+    """
+
+    __slots__ = ("_build", "_lock", "_value", "name")
+
+    def __init__(self, name: str, build: Callable[[], T]) -> None:
+        self.name = name
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+    def get(self) -> T:
+        value = self._value
+        if value is not None:  # the hot path: no lock once built
+            return value
+        with self._lock:
+            if self._value is None:
+                try:
+                    self._value = self._build()
+                except ToolError:
+                    raise
+                except Exception as exc:
+                    raise ToolError(f"{self.name} is not available: {exc}") from exc
+            return self._value
+
+    def warm(self) -> None:
+        """Build now (the error, if any, is the one `get` raises)."""
+        self.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +187,10 @@ class Tool(Generic[InputT, OutputT]):
 
     def run(self, args: InputT, ctx: ToolContext) -> Awaitable[OutputT] | OutputT:
         raise NotImplementedError
+
+    def heavy_parts(self) -> tuple[Heavy[Any], ...]:
+        """The parts this tool builds on first use, for the service to warm before it says it is ready."""
+        return ()
 
     def cache_tags(self, args: InputT) -> tuple[str, ...]:
         """Tags of a cached result; a write elsewhere calls `ctx.backends.invalidate(tag)` to drop it."""

@@ -31,17 +31,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salesboost.tools.call import Call
 from salesboost.tools.running import step
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-Vector = npt.NDArray[np.float64]
+    Vector = npt.NDArray[np.float64]
+
+log = logging.getLogger(__name__)
 
 # A success loses at most this much for its latency, so a slow success (1 - 0.5) still beats any failure (<= 0).
 LATENCY_WEIGHT = 0.5
@@ -69,6 +70,8 @@ class ContextEncoder:
         self.dimension = 1 + len(roles) + len(stages) + 3
 
     def features(self, role: str, context: SelectionContext, hour: int) -> Vector:
+        import numpy as np  # about 0.1 s to import: a process that never chooses a tool does not pay it
+
         x = np.zeros(self.dimension)
         x[0] = 1.0
         if (at := self.roles.get(role)) is not None:
@@ -163,6 +166,8 @@ class LinUCB:
         self._rng = rng
 
     def choose(self, candidates: Sequence[str], stats: dict[str, ArmStats], x: Vector) -> tuple[str, float]:
+        import numpy as np  # imported by the features already
+
         # Arms under the prior (theta 0, A^-1 = I) score alpha * |x|; the others are solved in one batch.
         scores = np.full(len(candidates), self.alpha * math.sqrt(float(x @ x)))
         known = [i for i, c in enumerate(candidates) if _fits(stats[c], x)]

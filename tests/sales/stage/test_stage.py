@@ -320,10 +320,19 @@ async def test_bad_input_names_the_field(executor: ToolExecutor, payload: dict[s
 # --- the model file ------------------------------------------------------------------------------------------------
 
 
-def test_build_without_a_model_names_the_command(tmp_path: Path) -> None:
-    backends = ToolBackends(settings=load_settings(stage_model_path=tmp_path / "missing.joblib"))
-    with pytest.raises(StageModelError, match="salesboost train stage-classifier"):
-        stage.build(backends)
+async def test_a_call_without_a_model_names_the_command(tmp_path: Path) -> None:
+    # The model loads on first use: building the tool succeeds, the call fails with the command that builds it.
+    backends = ToolBackends(settings=load_settings(audit_enabled=False, stage_model_path=tmp_path / "missing.joblib"))
+    executor = sales_executor(backends, stage.build)
+    try:
+        result = await classify(executor, {"message": "How much is it?"})
+    finally:
+        await executor.aclose()
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.code == "TOOL_EXECUTION_FAILED"
+    assert "the stage model is not available" in result.error.message
+    assert "salesboost train stage-classifier" in result.error.message
 
 
 def test_a_corrupt_or_foreign_model_file_names_the_command(tmp_path: Path) -> None:

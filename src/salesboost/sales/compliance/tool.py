@@ -13,23 +13,18 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
 from salesboost.config import Settings
 from salesboost.pii import find_emails, find_phones
-from salesboost.sales.compliance.model import (
-    MIN_WORDS,
-    ComplianceModel,
-    ComplianceModelError,
-    load_cached,
-    sentences,
-    word_count,
-)
 from salesboost.sales.compliance.pii import find_cards, find_ssns, mask_pii
 from salesboost.sales.compliance.rules import CompiledRule, RulePack, load_rule_pack
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.tools.base import Heavy, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+
+if TYPE_CHECKING:
+    from salesboost.sales.compliance.model import ComplianceModel
 
 RiskLevel = Literal["OK", "WARN", "BLOCK"]
 Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"]
@@ -91,6 +86,9 @@ class ComplianceEngine:
         self.pack = pack
         self.max_discount_pct = round(max_discount * 100, 6)
         self.model_path = model_path
+        # Loaded on first use (or when the service warms it): scikit-learn is not imported by a process that
+        # never checks a text against a learned rule.
+        self.model = Heavy("the compliance model", self._load_model)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ComplianceEngine:
@@ -100,8 +98,10 @@ class ComplianceEngine:
             model_path=settings.compliance_model_path,
         )
 
-    def _model(self) -> ComplianceModel:
-        """Loaded on first use, once per process; a missing file fails the call with the command that builds it."""
+    def _load_model(self) -> ComplianceModel:
+        """Once per process (`load_cached`); a missing file fails the call with the command that builds it."""
+        from salesboost.sales.compliance.model import ComplianceModelError, load_cached
+
         if self.model_path is None:
             raise ComplianceModelError("the rule pack has learned rules but no compliance model path is set")
         model = load_cached(self.model_path)
@@ -153,7 +153,9 @@ class ComplianceEngine:
 
     def _learned(self, text: str, learned: list[CompiledRule], hits: list[_Hit]) -> None:
         """The sentences the model scores at or above a learned category's threshold, where no pattern hit."""
-        model = self._model()
+        model = self.model.get()
+        from salesboost.sales.compliance.model import MIN_WORDS, sentences, word_count  # loaded with the model
+
         # A message of one or two words ("Hello!", "Message 1") is too little evidence for the model.
         spans = [(s, e) for s, e in sentences(text) if word_count(text, s, e) >= MIN_WORDS]
         for (start, end), score in zip(spans, model.score([text[s:e] for s, e in spans]), strict=True):
@@ -313,6 +315,9 @@ class ComplianceCheckTool(Tool[ComplianceInput, ComplianceOutput]):
 
     def __init__(self, engine: ComplianceEngine) -> None:
         self.engine = engine
+
+    def heavy_parts(self) -> tuple[Heavy[ComplianceModel], ...]:
+        return (self.engine.model,) if self.engine.pack.learned else ()
 
     def run(self, args: ComplianceInput, ctx: ToolContext) -> ComplianceOutput:
         return self.engine.check(args.text, args.channel, args.stage, args.marketing)

@@ -17,8 +17,6 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import yaml
-from phonenumbers import geocoder
-from phonenumbers import timezone as number_zones
 
 from salesboost.clock import local_zone
 
@@ -78,6 +76,9 @@ class QuietHours:
     def recipient(self, e164: str, zone: ZoneInfo | None = None) -> Recipient:
         """Where the number's texts land: in `zone` when the customer's own is known, else in every zone the
         number maps to ("Etc/Unknown" when it maps to none: then the fallback)."""
+        # The geocoder's and time zones' data cost about 0.3 s to import: only a process that sends texts pays it.
+        from phonenumbers import timezone as number_zones
+
         number = phonenumbers.parse(e164)
         if zone is not None:
             return Recipient((zone,), self._week_for(number))
@@ -85,6 +86,8 @@ class QuietHours:
         return Recipient(zones or (self.fallback,), self._week_for(number))
 
     def _week_for(self, number: phonenumbers.PhoneNumber) -> Week:
+        from phonenumbers import geocoder
+
         country = phonenumbers.region_code_for_number(number) or ""
         place = str(geocoder.description_for_number(number, "en"))
         code = place.rsplit(", ", 1)[1] if ", " in place else None

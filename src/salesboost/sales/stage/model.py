@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import joblib
 import numpy as np
@@ -39,16 +39,10 @@ from salesboost.sales.stage.features import (
     load_lexicon,
     softmax,
 )
+from salesboost.sales.stage.labels import INTENTS, ROLES, STAGES, Intent, Role, Stage
 
-Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up"]
-Intent = Literal[
-    "greeting", "needs_statement", "product_inquiry", "price_inquiry", "price_objection", "competitor_comparison",
-    "hesitation", "positive_feedback", "commitment", "scheduling", "other",
-]
-Role = Literal["seller", "customer"]
-STAGES: tuple[str, ...] = get_args(Stage)
-INTENTS: tuple[str, ...] = get_args(Intent)
-ROLES: tuple[str, ...] = get_args(Role)
+__all__ = ["INTENTS", "ROLES", "STAGES", "Intent", "Role", "Stage"]  # the model's labels, defined in `labels`
+
 FORMAT = 3  # 3: the featurizer holds a turn reader and context features
 SEED = 0
 FOLDS = 5  # the held-out part is one fold in five

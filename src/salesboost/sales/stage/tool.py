@@ -9,13 +9,16 @@ the confidence of a uniform guess.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from salesboost.sales.stage.features import Sample, Turn
-from salesboost.sales.stage.model import INTENTS, STAGES, Intent, Role, Stage, StageModel, load
-from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+from salesboost.sales.stage.labels import INTENTS, STAGES, Intent, Role, Stage
+from salesboost.tools.base import Heavy, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
+
+if TYPE_CHECKING:
+    from salesboost.sales.stage.model import StageModel
 
 ALTERNATIVES = 3
 
@@ -82,19 +85,26 @@ class StageClassifierTool(Tool[StageInput, StageOutput]):
         {"message": "That's more than we budgeted.", "current_stage": "presentation"},
     )
 
-    def __init__(self, model: StageModel) -> None:
-        self.model = model
+    def __init__(self, model_path: Path) -> None:
+        # numpy, scipy and scikit-learn cost about a second to import: only a process that classifies pays it.
+        self.model = Heavy("the stage model", lambda: _load(model_path))
+
+    def heavy_parts(self) -> tuple[Heavy[StageModel]]:
+        return (self.model,)
 
     def run(self, args: StageInput, ctx: ToolContext) -> StageOutput:
         if not args.message.strip():
             return self._no_evidence(args.current_stage)
+        model = self.model.get()
+        from salesboost.sales.stage.features import Sample, Turn  # loaded with the model
+
         sample = Sample(
             message=args.message,
             speaker=args.speaker,
             history=tuple(Turn(t.role, t.content) for t in args.history),
             current_stage=args.current_stage,
         )
-        p = self.model.predict(sample)
+        p = model.predict(sample)
         ranked = sorted(p.stage_probabilities.items(), key=lambda kv: -kv[1])
         return StageOutput(
             stage=p.stage,
@@ -129,6 +139,13 @@ class StageClassifierTool(Tool[StageInput, StageOutput]):
         return f"{output.stage} / {output.intent} ({output.confidence:.0%})"
 
 
+def _load(path: Path) -> StageModel:
+    from salesboost.sales.stage.model import load
+
+    return load(path)
+
+
 def build(backends: ToolBackends) -> StageClassifierTool:
-    """Load the trained model; a missing file fails here with the command that builds it."""
-    return StageClassifierTool(load(backends.settings.stage_model_path))
+    """The model loads on first use (or when the service warms it); a missing file fails the call with the
+    command that builds it."""
+    return StageClassifierTool(backends.settings.stage_model_path)

@@ -547,7 +547,6 @@ def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
     from salesboost.evaluation.measure import load, measure
     from salesboost.evaluation.runner import CallFailedError
     from salesboost.evaluation.sets import SetError
-    from salesboost.sales.stage.model import StageModelError
 
     try:
         labelled = load(tool, Path(set_path) if set_path else None)
@@ -558,7 +557,7 @@ def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
                     report = asyncio.run(measure(labelled, on_file=lambda _: progress.advance(task)))
             else:
                 report = asyncio.run(measure(labelled))
-    except (SetError, CallFailedError, StageModelError) as exc:
+    except (SetError, CallFailedError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
 

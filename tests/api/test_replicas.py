@@ -43,7 +43,7 @@ class Server:
 
 @contextmanager
 def serve(env: Mapping[str, str], *args: str) -> Iterator[Server]:
-    """`salesboost serve` on a free port, until it answers /healthz; stopped by its pid afterwards."""
+    """`salesboost serve` on a free port, until it has warmed up; stopped by its pid afterwards."""
     port = free_port()
     process = subprocess.Popen(
         [SALESBOOST, "serve", "--port", str(port), *args], env={**os.environ, **env},
@@ -54,12 +54,13 @@ def serve(env: Mapping[str, str], *args: str) -> Iterator[Server]:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"serve exited {process.returncode}: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            try:  # up, and done loading the tools' models (/readyz says "warming: ..." until then)
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).json()
+                if not ready["checks"]["warmup"].startswith("warming"):
                     break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
-            assert time.monotonic() < deadline, "serve did not answer within 90 s"
+            assert time.monotonic() < deadline, "serve did not get past warming up within 90 s"
             time.sleep(0.2)
         yield Server(port, process)
     finally:

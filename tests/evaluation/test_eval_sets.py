@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eval_cli import FIXTURES, eval_error
+from eval_cli import FIXTURES, eval_error, run_eval
 
 from salesboost.config import get_settings
 
@@ -56,4 +56,8 @@ def test_a_missing_or_empty_set(tmp_path: Path) -> None:
 def test_a_missing_stage_model_is_one_line_naming_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALESBOOST_STAGE_MODEL_PATH", str(tmp_path / "absent.joblib"))
     get_settings.cache_clear()
-    assert "salesboost train stage-classifier" in eval_error("compliance", "--set", str(FIXTURES / "compliance.jsonl"))
+    message = eval_error("stage", "--set", str(FIXTURES / "stage.jsonl"))
+    assert "salesboost train stage-classifier" in message
+    assert len(message.strip().splitlines()) == 1
+    # A tool that needs no stage model is measured all the same: the model is built on first use.
+    assert "BLOCK recall" in run_eval("compliance", "--set", str(FIXTURES / "compliance.jsonl"))

@@ -1,7 +1,7 @@
 // Validates a payload against the JSON-schema subset pydantic emits, so the form shows field errors before
 // anything is sent: type, properties, required, additionalProperties, enum, const, minimum/maximum and their
-// exclusive forms, minLength/maxLength, pattern, items/prefixItems, minItems/maxItems, anyOf/oneOf/allOf
-// and $ref into $defs. The server validates again: this is for the person typing, not a security check.
+// exclusive forms, minLength/maxLength, pattern, format date-time, items/prefixItems, minItems/maxItems,
+// anyOf/oneOf/allOf and $ref into $defs. The server validates again: this is for the person typing, not a security check.
 
 const TYPE_NAMES = {
   integer: "an integer",
@@ -76,7 +76,14 @@ function checkString(value, schema, path, errors) {
     const regex = compile(schema.pattern);
     if (regex && !regex.test(value)) errors.push({ path, message: `must match ${schema.pattern}` });
   }
+  const dateTime = DATE_TIME.test(value) && !Number.isNaN(Date.parse(value.replace(" ", "T")));
+  if (schema.format === "date-time" && !dateTime) {
+    errors.push({ path, message: "must be a date and time, e.g. 2026-03-10T14:00:00Z" });
+  }
 }
+
+// ISO 8601 as pydantic reads it: a date, T or a space, the time (seconds optional), an optional zone.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function checkNumber(value, schema, path, errors) {
   if (schema.minimum !== undefined && value < schema.minimum)

@@ -269,6 +269,10 @@ def test_serve_with_workers_may_accept_per_worker_state_and_says_so(sqlite_url: 
     env = {"SALESBOOST_DATABASE_URL": sqlite_url, "SALESBOOST_API_KEYS": f"{KEY}:sdr",
            "SALESBOOST_SMS_DISPATCHER_ENABLED": "false", "SALESBOOST_REDIS_URL": ""}
     with serve(env, "--workers", "2", "--per-worker-state") as server:
-        ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
+        for _ in range(450):  # each worker warms up on its own: the one asked may still be loading its models
+            ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
+            if ready["status"] == "ready":
+                break
+            time.sleep(0.2)
         assert ready["status"] == "ready"
         assert ready["checks"]["redis"].startswith("skipped: per-worker state")

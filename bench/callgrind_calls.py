@@ -36,6 +36,8 @@ HELPER = """
 void zero(void) { CALLGRIND_ZERO_STATS; }
 void dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
+
+
 async def run_calls(calls: int, helper: ctypes.CDLL) -> None:
     """The measured program: set up, warm up, then one counted block of `calls` calls per contender."""
     from executor_overhead import AddInput, add, bench_runtime  # type: ignore[import-not-found]

@@ -36,28 +36,13 @@ HELPER = """
 void zero(void) { CALLGRIND_ZERO_STATS; }
 void dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
 """
+
+
 async def run_calls(calls: int, helper: ctypes.CDLL) -> None:
     """The measured program: set up, warm up, then one counted block of `calls` calls per contender."""
-    from prometheus_client import CollectorRegistry
+    from executor_overhead import AddInput, add, bench_runtime  # type: ignore[import-not-found]
 
-    from executor_overhead import AddInput, AddTool, CachedAddTool, add  # type: ignore[import-not-found]
-    from salesboost.assembly import build_runtime, create_backends
-    from salesboost.config import load_settings
-    from salesboost.observability.metrics import ToolMetrics
-    from salesboost.store.db import upgrade
-    from salesboost.tools.permissions import Permissions
-    from salesboost.tools.registry import ToolRegistry
-
-    tmp = Path(tempfile.mkdtemp(prefix="salesboost-callgrind-"))
-    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    await asyncio.to_thread(upgrade, url)
-    settings = load_settings(
-        database_url=url, audit_flush_interval=60, audit_batch_size=1_000_000, audit_max_pending=10_000_000
-    )
-    registry = ToolRegistry(permissions=Permissions.allow_all(["coach"]), backends=create_backends(settings))
-    registry.register(AddTool())
-    registry.register(CachedAddTool())
-    runtime = build_runtime(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+    runtime = await bench_runtime()
     execute = runtime.executor.execute
     payload = {"a": 1, "b": 2}
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from salesboost.assembly import build_runtime, create_backends, executor_parts
+from salesboost.assembly import Runtime, build_runtime, create_backends, executor_parts
 from salesboost.config import Settings, load_settings
 from salesboost.observability.metrics import ToolMetrics
 from salesboost.store.db import upgrade
@@ -125,14 +125,8 @@ def traced_executor(settings: Settings) -> ToolExecutor:
     return ToolExecutor(registry, parts=parts)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--quick", action="store_true", help="fewer calls per block (a smoke run)")
-    opts = parser.parse_args()
-    fast_calls = 500 if opts.quick else 2_000
-    slow_calls = 50 if opts.quick else 200
-
+async def bench_runtime() -> Runtime:
+    """The runtime the benches time: the add tools on a fresh SQLite file, the audit flushed only when asked."""
     tmp = Path(tempfile.mkdtemp(prefix="salesboost-bench-"))
     url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -142,7 +136,19 @@ async def main() -> None:
     registry = ToolRegistry(permissions=Permissions.allow_all(["coach"]), backends=create_backends(settings))
     registry.register(AddTool())
     registry.register(CachedAddTool())
-    runtime = build_runtime(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+    return build_runtime(registry=registry, metrics=ToolMetrics(CollectorRegistry()))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--quick", action="store_true", help="fewer calls per block (a smoke run)")
+    opts = parser.parse_args()
+    fast_calls = 500 if opts.quick else 2_000
+    slow_calls = 50 if opts.quick else 200
+
+    runtime = await bench_runtime()
+    settings = runtime.settings
     executor = runtime.executor
     audit = executor.audit
     assert audit is not None

@@ -8,6 +8,7 @@ run by `app.router.lifespan_context`; WebSocket tests use Starlette's `TestClien
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -86,3 +87,20 @@ def ws_client(sample_app: FastAPI, sample_executor: ToolExecutor) -> Iterator[Te
     with TestClient(sample_app) as test_client:
         yield test_client
         test_client.portal.call(sample_executor.aclose)
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the whole service built from `settings` (the default tools), its lifespan running."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def demo(demo_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The service over the demo data."""
+    async with app_client(demo_settings) as http:
+        yield http

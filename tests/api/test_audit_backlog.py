@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import ROLES, SAMPLE_ROLES, auth, make_settings
+from conftest import ROLES, SAMPLE_ROLES, app_client, auth, make_settings
 from salesboost.api import create_app
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
@@ -42,10 +42,7 @@ def settings(sqlite_url: str) -> Settings:
 
 @pytest.fixture
 async def service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
+    async with app_client(settings) as http:
         yield http
 
 

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from conftest import auth
-from salesboost.api import create_app
-from salesboost.config import Settings
 
 BATCH = "/api/v1/tools/execute-batch"
-
-
-@pytest.fixture
-async def demo(demo_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(demo_settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
-        yield http
 
 
 async def test_a_read_after_a_write_sees_it(demo: httpx.AsyncClient) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
@@ -17,15 +15,6 @@ EIGHT_TOOLS = {
     "knowledge_retriever", "compliance_check", "profile_reader", "price_calculator", "stage_classifier",
     "crm_integration", "sms_outreach", "competitor_analysis",
 }
-
-
-@pytest.fixture
-async def demo(demo_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(demo_settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
-        yield http
 
 
 # --- the seed's three curl examples ----------------------------------------------------------------------

@@ -10,8 +10,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from conftest import auth, make_settings
-from salesboost.api import create_app
+from conftest import app_client, auth, make_settings
 from salesboost.api.sms_webhooks import signature_valid, twilio_signature
 from salesboost.assembly import create_backends
 from salesboost.config import Settings
@@ -41,14 +40,6 @@ def test_twilios_published_example() -> None:
     assert not signature_valid(url, [*params.items(), ("Body", "x")], "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
 
 
-async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as http:
-        yield http
-
-
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     return make_settings(db_url, ("sdr", "coach"), sms_http_auth_token=TOKEN, sms_dispatcher_enabled=False)
@@ -63,7 +54,7 @@ async def backends(settings: Settings) -> AsyncIterator[ToolBackends]:
 
 @pytest.fixture
 async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(settings):
+    async with app_client(settings) as client:
         yield client
 
 
@@ -145,7 +136,7 @@ async def test_a_wrongly_signed_request_is_refused_and_changes_nothing(http: htt
 
 
 async def test_without_a_token_the_webhooks_say_why(db_url: str) -> None:
-    async for http in _client(make_settings(db_url, ("sdr",))):
+    async with app_client(make_settings(db_url, ("sdr",))) as http:
         for path in (INBOUND, STATUS):
             response = await signed(http, path, text(JOHN, "STOP"))
             assert response.status_code == 503
@@ -156,7 +147,7 @@ async def test_without_a_token_the_webhooks_say_why(db_url: str) -> None:
 async def test_behind_a_proxy_the_public_url_is_signed(db_url: str) -> None:
     settings = make_settings(db_url, ("sdr",), sms_http_auth_token=TOKEN,
                              sms_webhook_base_url="https://tools.example.com/")
-    async for http in _client(settings):
+    async with app_client(settings) as http:
         public = await signed(http, INBOUND, text(JOHN, "HELP"), url="https://tools.example.com")
         assert public.status_code == 200
         assert "<Message>" in public.text

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,10 +26,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import numpy.typing as npt
-import sklearn
 from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -39,6 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from salesboost.config import DATA_DIR
+from salesboost.sales import model_file
 
 FloatArray = npt.NDArray[np.float64]
 NONE = "none"
@@ -307,43 +304,12 @@ def train_from_file(path: Path) -> ComplianceModel:
 
 
 def save(model: ComplianceModel, path: Path) -> None:
-    """Write atomically, with the scikit-learn version it needs to load."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "sklearn": sklearn.__version__, "model": model}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(payload, tmp, compress=3)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    model_file.save(model, path, FORMAT)
 
 
 def load(path: Path) -> ComplianceModel:
-    """The trained model; a missing or stale file names the command that rebuilds it.
-
-    The file is a pickle: load only files this project built (it lives under var/, never user input).
-    """
-    if not path.is_file():
-        raise ComplianceModelError(f"compliance model not found at {path}; build it with `{TRAIN_COMMAND}`")
-    try:
-        payload = joblib.load(path)
-    except Exception as exc:  # a truncated or foreign file: any unpickling error means "rebuild"
-        raise ComplianceModelError(f"cannot load {path} ({exc}); rebuild it with `{TRAIN_COMMAND}`") from exc
-    if not isinstance(payload, dict):
-        payload = {}
-    built = (payload.get("format"), payload.get("sklearn"))
-    if built != (FORMAT, sklearn.__version__):
-        raise ComplianceModelError(
-            f"{path} was built by another version (format {built[0]}, scikit-learn {built[1]}; this is format "
-            f"{FORMAT}, scikit-learn {sklearn.__version__}); rebuild it with `{TRAIN_COMMAND}`"
-        )
-    model = payload["model"]
-    if not isinstance(model, ComplianceModel):
-        raise ComplianceModelError(f"{path} does not hold a compliance model; rebuild it with `{TRAIN_COMMAND}`")
-    return model
+    """The trained model; a missing or stale file names the command that rebuilds it."""
+    return model_file.load(path, ComplianceModel, FORMAT, ComplianceModelError, "compliance model", TRAIN_COMMAND)
 
 
 @lru_cache(maxsize=4)

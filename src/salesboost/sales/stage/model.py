@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-import sklearn
 from scipy import sparse
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
+from salesboost.sales import model_file
 from salesboost.sales.stage.features import (
     Featurizer,
     FloatArray,
@@ -274,40 +271,9 @@ def train(examples: Sequence[Example], lexicon: Lexicon) -> StageModel:
 
 
 def save(model: StageModel, path: Path) -> None:
-    """Write atomically, with the scikit-learn version it needs to load."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "sklearn": sklearn.__version__, "model": model}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(payload, tmp, compress=3)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    model_file.save(model, path, FORMAT)
 
 
 def load(path: Path) -> StageModel:
-    """The trained model; a missing or stale file names the command that rebuilds it.
-
-    The file is a pickle: load only files this project built (it lives under var/, never user input).
-    """
-    if not path.is_file():
-        raise StageModelError(f"stage classifier model not found at {path}; build it with `{TRAIN_COMMAND}`")
-    try:
-        payload = joblib.load(path)
-    except Exception as exc:  # a truncated or foreign file: any unpickling error means "rebuild"
-        raise StageModelError(f"cannot load {path} ({exc}); rebuild it with `{TRAIN_COMMAND}`") from exc
-    if not isinstance(payload, dict):
-        payload = {}
-    built = (payload.get("format"), payload.get("sklearn"))
-    if built != (FORMAT, sklearn.__version__):
-        raise StageModelError(
-            f"{path} was built by another version (format {built[0]}, scikit-learn {built[1]}; this is format "
-            f"{FORMAT}, scikit-learn {sklearn.__version__}); rebuild it with `{TRAIN_COMMAND}`"
-        )
-    model = payload["model"]
-    if not isinstance(model, StageModel):
-        raise StageModelError(f"{path} does not hold a stage model; rebuild it with `{TRAIN_COMMAND}`")
-    return model
+    """The trained model; a missing or stale file names the command that rebuilds it."""
+    return model_file.load(path, StageModel, FORMAT, StageModelError, "stage classifier model", TRAIN_COMMAND)

@@ -1,8 +1,8 @@
 """Per-call overhead of the executor beside a bare await, pydantic validation and other runtimes, in ONE run.
 
 Each contender calls the same trivial tool (add two ints). Every round times one block of each contender in
-turn, and the median of each contender's blocks is reported, so that the figures in one table share the
-machine's mood.
+turn; the table reports the median of each contender's blocks, and each ratio is the median over the rounds of
+that round's own ratio, so that a ratio compares blocks run moments apart, whatever the machine's mood.
 The audit trail is on: a call only queues its record, and the writer's batched inserts run between blocks
 (its thread's own flushes are spaced out of the way, so none overlaps a timed block); their cost per record is
 printed apart. Blocks are short (2,000 calls): 20,000 records piling up inside one block would measure the
@@ -92,7 +92,7 @@ class Contender:
 async def measure(contenders: dict[str, Contender], repeats: int) -> dict[str, float]:
     """Median over `repeats` rounds of µs per call. Each round times one block of every contender, one after
     the other, so that a ratio compares blocks run within moments of each other, whatever the machine is
-    doing meanwhile."""
+    doing meanwhile (`ratio`)."""
     for c in contenders.values():
         for _ in range(min(c.calls, 200)):  # warm up
             await c.fn()
@@ -106,6 +106,13 @@ async def measure(contenders: dict[str, Contender], repeats: int) -> dict[str, f
                 await c.fn()
             c.samples.append((time.perf_counter() - start) / c.calls * 1e6)
     return {name: statistics.median(c.samples) for name, c in contenders.items()}
+
+
+def ratio(contenders: dict[str, Contender], a: str, b: str) -> float:
+    """The median over the rounds of a's block time over b's in the same round. On a shared machine whose speed
+    drifts by a third within a minute, the ratio of two medians taken over the whole run pairs blocks run at
+    different speeds; each round's own ratio does not."""
+    return statistics.median(x / y for x, y in zip(contenders[a].samples, contenders[b].samples, strict=True))
 
 
 def traced_executor(settings: Settings) -> ToolExecutor:
@@ -216,41 +223,45 @@ async def main() -> None:
     async def mcp_call() -> Any:
         return await server.call_tool("add", payload)
 
-    results = await measure(
-        {
-            "bare await": Contender(bare, fast_calls),
-            "pydantic validate + await": Contender(validated, fast_calls),
-            "salesboost execute (full pipeline)": Contender(ours, fast_calls, flush_audit),
-            "salesboost execute (cache hit)": Contender(cache_hit, fast_calls, flush_audit),
-            "salesboost execute (tracing on)": Contender(tracing_on, fast_calls, flush_traced_audit),
-            "langchain StructuredTool.ainvoke": Contender(langchain, slow_calls),
-            "openai-agents FunctionTool.on_invoke_tool": Contender(openai_agents, slow_calls),
-            "mcp MCPServer.call_tool": Contender(mcp_call, slow_calls),
-        },
-        opts.repeats,
+    full, floor, hit, traced_name = (
+        "salesboost execute (full pipeline)", "pydantic validate + await", "salesboost execute (cache hit)",
+        "salesboost execute (tracing on)",
     )
+    contenders = {
+        "bare await": Contender(bare, fast_calls),
+        floor: Contender(validated, fast_calls),
+        full: Contender(ours, fast_calls, flush_audit),
+        hit: Contender(cache_hit, fast_calls, flush_audit),
+        traced_name: Contender(tracing_on, fast_calls, flush_traced_audit),
+        "langchain StructuredTool.ainvoke": Contender(langchain, slow_calls),
+        "openai-agents FunctionTool.on_invoke_tool": Contender(openai_agents, slow_calls),
+        "mcp MCPServer.call_tool": Contender(mcp_call, slow_calls),
+    }
+    results = await measure(contenders, opts.repeats)
     await flush_audit()
     audit_us = flushed["seconds"] / max(flushed["records"], 1) * 1e6
     await runtime.aclose()
     await traced.aclose()
 
-    executor_us = results["salesboost execute (full pipeline)"]
-    floor = results["pydantic validate + await"]
-    tracing_us = results["salesboost execute (tracing on)"]
-    print(f"{'contender':45} {'µs/call':>9} {'× executor':>11}")
-    for name, us in results.items():
-        print(f"{name:45} {us:9.2f} {us / executor_us:11.2f}")
+    executor_us = results[full]
+    print(f"{'contender':45} {'µs/call':>9} {'× executor':>11} {'× floor':>8}")
+    for name in results:
+        print(f"{name:45} {results[name]:9.2f} {ratio(contenders, name, full):11.2f} "
+              f"{ratio(contenders, name, floor):8.2f}")
+    print(f"(ratios: the median of each round's own ratio; µs: the median of each contender's blocks; "
+          f"{opts.repeats} rounds)")
     print(f"audit trail, batched write per record (off the call path): {audit_us:.2f} µs")
-    print(
-        f"RESULT executor_us={executor_us:.2f} floor_ratio={executor_us / floor:.2f} "
-        f"langchain_speedup={results['langchain StructuredTool.ainvoke'] / executor_us:.1f} "
-        f"mcp_speedup={results['mcp MCPServer.call_tool'] / executor_us:.1f} "
-        f"cache_hit_us={results['salesboost execute (cache hit)']:.2f} "
-        f"cache_hit_ratio={results['salesboost execute (cache hit)'] / floor:.2f} "
-        f"openai_speedup={results['openai-agents FunctionTool.on_invoke_tool'] / executor_us:.2f} "
-        f"tracing_us={tracing_us:.2f} tracing_overhead_us={tracing_us - executor_us:.2f} audit_us={audit_us:.2f}"
+    tracing_overhead = statistics.median(
+        t - f for t, f in zip(contenders[traced_name].samples, contenders[full].samples, strict=True)
     )
-
+    print(
+        f"RESULT executor_us={executor_us:.2f} floor_ratio={ratio(contenders, full, floor):.2f} "
+        f"langchain_speedup={ratio(contenders, 'langchain StructuredTool.ainvoke', full):.1f} "
+        f"mcp_speedup={ratio(contenders, 'mcp MCPServer.call_tool', full):.1f} "
+        f"cache_hit_us={results[hit]:.2f} cache_hit_ratio={ratio(contenders, hit, floor):.2f} "
+        f"openai_speedup={ratio(contenders, 'openai-agents FunctionTool.on_invoke_tool', full):.2f} "
+        f"tracing_us={results[traced_name]:.2f} tracing_overhead_us={tracing_overhead:.2f} audit_us={audit_us:.2f}"
+    )
 
 
 if __name__ == "__main__":

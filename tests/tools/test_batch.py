@@ -147,15 +147,24 @@ async def test_a_call_that_fails_validation_is_no_barrier_and_stops_nothing(make
 async def test_calls_not_started_by_the_deadline_answer_timeout_without_running(make_executor: Any) -> None:
     executor, journal = with_naps(make_executor)
     calls = [nap("a", 0.1), nap("b", 0.4), stamp("w"), nap("c", 0.0), nap("d", 0.0, tool_call_id=None)]
-    results = await executor.execute_many(calls, "coach", max_concurrent=1, deadline_s=0.3)
+    events: list[dict[str, Any]] = []
+    results = await executor.execute_many(
+        calls, "coach", max_concurrent=1, deadline_s=0.3, status_callback=events.append
+    )
     assert [r.ok for r in results[:2]] == [True, True]  # a started at once, b at 0.1 s: both before 0.3 s
     for r in results[2:]:
         assert r.error is not None
         assert r.error.code == "TOOL_TIMEOUT"
         assert r.error.retryable
         assert r.error.details == {"deadline_s": 0.3, "started": False}
+        assert r.audit_id  # recorded like any refused call
     assert results[4].tool_call_id.startswith("auto-")  # named, though it never ran
     assert set(journal.spans) == {"a", "b"}  # nothing past the deadline ran
+    await executor.aclose()  # delivers the events
+    late = {r.tool_call_id for r in results[2:]}
+    assert {(e["tool_call_id"], e["status"], e.get("error_code")) for e in events if e["tool_call_id"] in late} == {
+        (i, status, code) for i in late for status, code in (("started", None), ("failed", "TOOL_TIMEOUT"))
+    }
 
 
 async def test_parallel_off_runs_one_at_a_time(make_executor: Any) -> None:

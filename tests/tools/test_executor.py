@@ -438,3 +438,10 @@ async def test_a_database_crash_names_neither_its_sql_nor_its_values(sqlite_back
     assert result.error.code == "TOOL_EXECUTION_FAILED"
     assert result.error.message == "leaky failed: DBAPIError"
     await executor.aclose()
+
+
+async def test_closing_twice_is_harmless_and_keeps_the_records(executor: ToolExecutor) -> None:
+    result = await executor.execute("echo", {"text": "a"}, "coach")
+    await executor.aclose()
+    await executor.aclose()
+    assert result.audit_id in {row.id for row in await audit_rows(executor)}

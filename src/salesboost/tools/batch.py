@@ -7,8 +7,9 @@ own, so everything listed before it has finished when it starts, and everything 
 has finished (a read after a write sees it). Whether a call writes comes from its tool's policy and its
 *validated* input (`RegisteredTool.is_write`: a CRM `search` reads, an `update` writes), never from a name; a call
 whose tool is unknown or whose input does not validate changes nothing (it fails at validation) and runs with the
-reads. A call not started by the batch's deadline answers `TOOL_TIMEOUT` without running. The executor answers
-each call's envelope, so one failing call never stops the others; results come back in input order.
+reads. A call not started by the batch's deadline answers `TOOL_TIMEOUT` without running (the executor still
+records it, like any refused call). The executor answers each call's envelope, so one failing call never stops
+the others; results come back in input order.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from salesboost.tools.errors import TOOL_TIMEOUT, ToolError, error_info
+from salesboost.tools.errors import TOOL_TIMEOUT, ToolError
 from salesboost.tools.registry import ToolRegistry
-from salesboost.tools.result import ToolResult, envelope
+from salesboost.tools.result import ToolResult
 
 Spec = Mapping[str, Any]  # {"tool", "payload", "tool_call_id"?, "idempotency_key"?}
 
@@ -69,14 +70,12 @@ async def run_batch(
     specs: Sequence[Spec],
     *,
     registry: ToolRegistry,
-    run: Callable[[Spec], Awaitable[ToolResult]],
-    caller_role: str,
-    new_id: Callable[[], str],
+    run: Callable[[Spec, BatchDeadlineError | None], Awaitable[ToolResult]],
     limit: int,
     deadline_s: float | None = None,
 ) -> list[ToolResult]:
-    """Run `specs` by the rule above, `run` answering each one's envelope; `new_id` names a call that did not
-    run and gave no id."""
+    """Run `specs` by the rule above, `run` answering each one's envelope (refused with the error it is given:
+    the call did not start by the deadline)."""
     loop = asyncio.get_running_loop()
     ends_at = None if deadline_s is None else loop.time() + deadline_s
     gate = asyncio.Semaphore(limit)
@@ -85,10 +84,8 @@ async def run_batch(
     async def one(i: int) -> None:
         spec = specs[i]
         async with gate:
-            if ends_at is not None and loop.time() >= ends_at:
-                results[i] = _not_started(spec, caller_role, new_id, deadline_s)
-                return
-            results[i] = await run(spec)
+            late = ends_at is not None and loop.time() >= ends_at
+            results[i] = await run(spec, _not_started(deadline_s) if late else None)
 
     for step in steps([writes(registry, spec) for spec in specs]):
         if len(step) == 1:
@@ -100,11 +97,9 @@ async def run_batch(
     return answered
 
 
-def _not_started(spec: Spec, caller_role: str, new_id: Callable[[], str], deadline_s: float | None) -> ToolResult:
-    tool = tool_of(spec)
-    exc = BatchDeadlineError(
+def _not_started(deadline_s: float | None) -> BatchDeadlineError:
+    return BatchDeadlineError(
         f"the batch's deadline ({deadline_s} s) passed before this call started: it did not run; "
         "send it again, alone or in a new batch",
         details={"deadline_s": deadline_s, "started": False},
     )
-    return envelope(tool, str(spec.get("tool_call_id") or new_id()), caller_role, error=error_info(tool, exc))

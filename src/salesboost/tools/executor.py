@@ -77,8 +77,10 @@ class ToolExecutor:
         session_id: str | None = None,
         caller_id: str | None = None,
         claim: Claim | None = None,
+        refused: BaseException | None = None,
     ) -> ToolResult:
-        """Run one call; the envelope says whether it worked, never an exception."""
+        """Run one call; the envelope says whether it worked, never an exception. A call given `refused` (its
+        batch's deadline passed) does not run: it answers and is recorded as that failure."""
         call = Call(
             name, payload, caller_role, tool_call_id or f"{self._auto_id}{next(self._ids)}", session_id,
             caller_id, idempotency_key, status_callback, _perf(),
@@ -87,6 +89,8 @@ class ToolExecutor:
             call.events = True
             self._status.started(call)
         try:
+            if refused is not None:
+                raise refused
             entry = call.entry = self.registry.resolve(name, caller_role)
             call.authorized = True  # only now may the role label a metric
             args = call.args = self._validate(entry, payload)
@@ -228,16 +232,13 @@ class ToolExecutor:
         if not self.settings.parallel_enabled:
             limit = 1
 
-        def one(spec: Mapping[str, Any]) -> Awaitable[ToolResult]:
+        def one(spec: Mapping[str, Any], refused: BaseException | None) -> Awaitable[ToolResult]:
             return self.execute(
                 tool_of(spec), spec.get("payload") or {}, caller_role, status_callback, spec.get("tool_call_id"),
-                spec.get("idempotency_key"), session_id, caller_id, claim,
+                spec.get("idempotency_key"), session_id, caller_id, claim, refused,
             )
 
-        return await run_batch(
-            list(calls), registry=self.registry, run=one, caller_role=caller_role,
-            new_id=self._new_id, limit=limit, deadline_s=deadline_s,
-        )
+        return await run_batch(list(calls), registry=self.registry, run=one, limit=limit, deadline_s=deadline_s)
 
     async def select_tool(
         self,

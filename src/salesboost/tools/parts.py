@@ -46,10 +46,14 @@ class ExecutorParts:
     recorders: tuple[Recorder, ...]  # called in this order once a call's outcome is known
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()  # what else closing the executor closes
     shared: SharedStatus | None = None  # the store of shared state (Redis), when configured
+    closed: bool = False
 
     async def aclose(self) -> None:
         """Deliver pending callbacks, flush the audit trail and the bandit's updates, stop the threads, then the
-        closers."""
+        closers. Closing again does nothing."""
+        if self.closed:
+            return
+        self.closed = True
         await self.events.callbacks.drain()
         await self.bandit.aclose()
         if self.audit is not None:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from salesboost.observability.audit import AuditEntry, AuditWriter
 from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import create_engine, is_sqlite, session_factory, upgrade
+from salesboost.store.db import WRITE_OPTIONS, create_engine, is_sqlite, session_factory, upgrade
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from sample_tools import MakeExecutor, make_registry
@@ -240,3 +240,33 @@ async def test_a_blocked_database_fills_the_backlog_then_everything_is_written(d
             assert await session.scalar(select(func.count()).select_from(ToolAuditRecord)) == 7
     finally:
         await engine.dispose()
+
+
+async def test_the_writer_stores_a_row_exactly_as_sqlalchemy_would(db_url: str) -> None:
+    """The writer sends its INSERT to the driver as it is: each column must still be stored as the ORM stores it
+    (SQLite's date-time text and integer booleans; PostgreSQL's timestamptz)."""
+    record = AuditEntry(
+        "w1", 1_764_000_000.123456, "echo", "coach", "key-1", "c1", "s1", "failed", "BOOM", 2, 12.5, True,
+        {"a": 1}, {"ok": "é"}, "ab" * 16,
+    )
+    writer = AuditWriter(db_url)
+    writer.record(record)
+    await writer.aclose()
+    engine = create_engine(db_url, execution_options=WRITE_OPTIONS)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            written = await session.get(ToolAuditRecord, "w1")
+            assert written is not None
+            columns = {c.key: getattr(written, c.key) for c in ToolAuditRecord.__table__.c}
+            session.add(ToolAuditRecord(**{**columns, "id": "orm1"}))
+        async with engine.connect() as conn:
+            raw = {
+                row[0]: row[1:] for row in await conn.exec_driver_sql(
+                    "SELECT id, created_at, cached, latency_ms, retry_count, result_hash, trace_id FROM tool_audit"
+                )
+            }
+    finally:
+        await engine.dispose()
+    assert raw["w1"] == raw["orm1"]
+    assert columns["created_at"].timestamp() == pytest.approx(record.created_at, abs=1e-6)
+    assert columns["cached"] is True

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import (
     DBAPIError,
     InterfaceError,
@@ -58,6 +58,8 @@ PREVIEW_CHARS = 200
 # 5 ms to get the interpreter back, so a heavy flush goes in at most 16 statements (docs/performance.md).
 MIN_STATEMENT_ROWS = 16
 MAX_STATEMENTS = 16
+# 16 columns a row: 1,000 rows are 16,000 parameters, within SQLite's 32,766 (since 3.32) and PostgreSQL's 32,767.
+MAX_STATEMENT_ROWS = 1000
 
 
 class AuditEntry(NamedTuple):
@@ -108,8 +110,6 @@ def _text(value: str, limit: int) -> str:
     return storable[:limit]
 
 
-def _rows(batch: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    return [_row(record) for record in batch]
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -120,31 +120,90 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | ProgrammingError | InternalError | OSError)
 
 
-def _row(record: tuple[Any, ...]) -> dict[str, Any]:
+def _row(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row of a record, its values in `COLUMNS` order."""
     # The fields of `AuditEntry`, unpacked as a plain tuple (building the named tuple costs a microsecond).
     (
         audit_id, created_at, tool, caller_role, caller_id, tool_call_id, session_id, status, error_code,
         retry_count, latency_ms, cached, payload, result, trace_id,
     ) = record
     canonical = _canonical(payload)
-    return {
-        "id": audit_id,
-        "created_at": datetime.fromtimestamp(created_at, UTC),
-        "tool": _text(tool, 100),
-        "caller_role": _text(caller_role, 50),
-        "caller_id": _text(caller_id, 100) if caller_id else None,
-        "tool_call_id": _text(tool_call_id, 200),
-        "session_id": _text(session_id, 200) if session_id else None,
-        "status": status,
-        "error_code": error_code,
-        "retry_count": retry_count,
-        "latency_ms": latency_ms,
-        "cached": cached,
-        "input_hash": hashlib.sha256(canonical).hexdigest(),
-        "result_hash": None if result is None else hashlib.sha256(_canonical(result)).hexdigest(),
-        "input_preview": preview(canonical.decode(), PREVIEW_CHARS),
-        "trace_id": trace_id,
-    }
+    return (
+        audit_id,
+        datetime.fromtimestamp(created_at, UTC),
+        _text(tool, 100),
+        _text(caller_role, 50),
+        _text(caller_id, 100) if caller_id else None,
+        _text(tool_call_id, 200),
+        _text(session_id, 200) if session_id else None,
+        status,
+        error_code,
+        retry_count,
+        latency_ms,
+        cached,
+        hashlib.sha256(canonical).hexdigest(),
+        None if result is None else hashlib.sha256(_canonical(result)).hexdigest(),
+        preview(canonical.decode(), PREVIEW_CHARS),
+        trace_id,
+    )
+
+
+COLUMNS = (
+    "id", "created_at", "tool", "caller_role", "caller_id", "tool_call_id", "session_id", "status", "error_code",
+    "retry_count", "latency_ms", "cached", "input_hash", "result_hash", "input_preview", "trace_id",
+)
+
+
+class _Insert:
+    """The audit table's multi-row INSERT for one dialect, sent to the driver as it is (`exec_driver_sql`).
+
+    SQLAlchemy's own multi-row INSERT compiles and processes every row's parameters in Python, about 60 µs a row
+    here; this keeps one SQL text per row count (the driver prepares it once: sqlite3's and asyncpg's statement
+    caches) and runs each column's own bind processor, so a row is stored exactly as SQLAlchemy would store it
+    (SQLite's date-time text, its integer booleans)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = ToolAuditRecord.__table__
+        columns = [table.c[name] for name in COLUMNS]
+        assert {c.name for c in table.c} == set(COLUMNS), "COLUMNS must name every column of tool_audit"
+        self._processors = [
+            (i, process) for i, column in enumerate(columns)
+            if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        self._dollar = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2, ...; sqlite: ?
+        if not self._dollar and dialect.paramstyle != "qmark":
+            raise ValueError(f"the audit writer does not know the {dialect.paramstyle!r} parameter style")
+        self._head = f"INSERT INTO {ToolAuditRecord.__tablename__} ({', '.join(COLUMNS)}) VALUES "
+        self._texts: dict[int, str] = {}
+
+    def text(self, rows: int) -> str:
+        text = self._texts.get(rows)
+        if text is None:
+            width = len(COLUMNS)
+            if self._dollar:
+                groups = (
+                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+                )
+            else:
+                groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
+            text = self._texts[rows] = self._head + ", ".join(groups)
+        return text
+
+    def parameters(self, batch: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+        """The rows of the batch's records, flattened, through the bind processors."""
+        values: list[Any] = []
+        processors = self._processors
+        for record in batch:
+            row = _row(record)
+            if processors:
+                row_list = list(row)
+                for i, process in processors:
+                    if row_list[i] is not None:
+                        row_list[i] = process(row_list[i])
+                values += row_list
+            else:
+                values += row
+        return tuple(values)
 
 
 class AuditWriter:
@@ -172,6 +231,7 @@ class AuditWriter:
         self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
         self._serving: Future[None] | None = None
         self._engine: AsyncEngine | None = None
+        self._insert: _Insert
         self._wake: asyncio.Event  # these three are the writer loop's, made by `_start`
         self._lock: asyncio.Lock
         self._closing: bool
@@ -253,12 +313,12 @@ class AuditWriter:
                 # A connection per flush, so no driver thread of ours outlives a writer nobody closed.
                 # Every transaction of this engine writes (BEGIN IMMEDIATE on SQLite, see `store.db`).
                 self._engine = create_engine(self.database_url, poolclass=NullPool, execution_options=WRITE_OPTIONS)
-                # Each statement one multi-row INSERT: an executemany steps SQLite once per row, and each step
-                # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
-                # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
-                self._engine.dialect.use_insertmanyvalues_wo_returning = True
             else:
                 self._engine = create_engine(self.database_url, execution_options=WRITE_OPTIONS)
+            # Each statement one multi-row INSERT, not an executemany: that steps SQLite once per row, and each step
+            # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
+            # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
+            self._insert = _Insert(self._engine.dialect)
             self._wake, self._lock, self._closing = asyncio.Event(), asyncio.Lock(), False
             loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=loop.run_forever, name="salesboost-audit-writer", daemon=True)
@@ -305,7 +365,7 @@ class AuditWriter:
             todo = len(self._pending)
             if not todo:
                 return 0
-            statement_rows = max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS))
+            statement_rows = min(MAX_STATEMENT_ROWS, max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS)))
             async with self._engine.connect() as conn:
                 while todo > 0:
                     batch = self._take(min(todo, self.batch_size))
@@ -333,7 +393,7 @@ class AuditWriter:
         one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
         try:
-            await _insert(conn, batch, statement_rows)
+            await self._transaction(conn, batch, statement_rows)
         except Exception as exc:
             if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                 self._pending.extendleft(reversed(batch))
@@ -344,7 +404,7 @@ class AuditWriter:
         written = 0
         for i, record in enumerate(batch):
             try:
-                await _insert(conn, [record], 1)
+                await self._transaction(conn, [record], 1)
             except Exception as exc:
                 if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
                     self._pending.extendleft(reversed(batch[i:]))
@@ -361,9 +421,10 @@ class AuditWriter:
                 self.written += 1
         return written
 
-
-async def _insert(conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
-    """One transaction; its rows are built and inserted `statement_rows` at a time (executemany)."""
-    async with conn.begin():
-        for start in range(0, len(batch), statement_rows):
-            await conn.execute(insert(ToolAuditRecord), _rows(batch[start : start + statement_rows]))
+    async def _transaction(self, conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
+        """One transaction; its rows are built and inserted `statement_rows` at a time."""
+        insert = self._insert
+        async with conn.begin():
+            for start in range(0, len(batch), statement_rows):
+                rows = batch[start : start + statement_rows]
+                await conn.exec_driver_sql(insert.text(len(rows)), insert.parameters(rows))

@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import (
@@ -85,8 +86,9 @@ class AuditEntry(NamedTuple):
     trace_id: str | None = None  # the call's span's trace (32 hex digits), when tracing is on
 
 
-# Canonical JSON of a result: sorted keys, no spaces; one encoder for every row (`json.dumps` with options
-# builds one per call).
+# Canonical JSON of a result: sorted keys, no spaces, UTF-8 (orjson, a tenth of the standard library's cost); the
+# standard library's, ASCII-escaped, for what orjson refuses (a lone surrogate, a key that is not a string).
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _ENCODE = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
 
 
@@ -98,7 +100,10 @@ def _canonical(value: Any) -> bytes:
             return value.__pydantic_serializer__.to_json(value)
         except ValueError:
             value = value.model_dump()
-    return _ENCODE(value).encode()
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return _ENCODE(value).encode()
 
 
 def _text(value: str, limit: int) -> str:

@@ -128,6 +128,8 @@ async def test_guaranteed_outcome_blocks_and_is_rewritten(executor: ToolExecutor
         "We offer a guaranteed delivery window of two days.",
         "100% of our clients renewed last year.",
         "Is the ROI guaranteed?",
+        "Is the pilot risk-free for us?",
+        "sorry, cant guarantee savings that big",
         "The 30-day money-back guarantee covers the first month.",
     ],
 )

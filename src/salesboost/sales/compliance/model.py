@@ -46,8 +46,10 @@ FORMAT = 1
 FOLDS = 4
 MIN_PER_LABEL = 50
 # Threshold candidates; `flag` maximises F-beta out of fold (ties: the higher threshold). Beta below 1
-# weighs precision more: the patterns already catch the plain phrasings, the model must not cry wolf.
-BETA = 0.5
+# weighs precision more: the patterns already catch the plain phrasings, the model must not cry wolf. The
+# categories the default pack blocks on take a larger beta: a missed guarantee or injection goes out, and
+# their recall, not their precision, was short of the goal (docs/evaluation.md).
+BETA = {"guaranteed_outcome": 0.75, "prompt_injection": 0.75, "pressure_tactic": 0.5, "competitor_disparagement": 0.5}
 GRID = tuple(round(0.05 * k, 2) for k in range(2, 19))
 TRAIN_COMMAND = "salesboost train compliance"
 DEFAULT_DATA = DATA_DIR / "compliance" / "training.jsonl"
@@ -242,9 +244,9 @@ class ComplianceModel:
         return [{label: float(row[k]) for k, label in enumerate(LABELS) if k} for row in p]
 
 
-def _f_beta(predicted: npt.NDArray[np.bool_], positive: npt.NDArray[np.bool_]) -> float:
+def _f_beta(predicted: npt.NDArray[np.bool_], positive: npt.NDArray[np.bool_], beta: float) -> float:
     tp = int(np.sum(predicted & positive))
-    b2 = BETA * BETA
+    b2 = beta * beta
     return (1 + b2) * tp / (int(predicted.sum()) + b2 * int(positive.sum()) or 1)
 
 
@@ -261,7 +263,7 @@ def _calibrate(logits: FloatArray, truth: npt.NDArray[np.intp]) -> tuple[float, 
     flag = {}
     for k, label in enumerate(LABELS[1:], start=1):
         positive = truth == k
-        flag[label] = max(GRID, key=lambda t: (_f_beta(p[:, k] >= t, positive), t))
+        flag[label] = max(GRID, key=lambda t: (_f_beta(p[:, k] >= t, positive, BETA[label]), t))
     return temperature, flag
 
 

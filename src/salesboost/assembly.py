@@ -22,7 +22,6 @@ from salesboost.observability.audit import AuditWriter
 from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
 from salesboost.sales.demo import SEEDERS
-from salesboost.sales.sms.outbox import OutboxDispatcher
 from salesboost.sales.stage.labels import Stage
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
 from salesboost.store.db import create_engine, ensure_migrated, session_factory
@@ -228,6 +227,8 @@ async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIte
     if not settings.sms_dispatcher_enabled or sessions is None:
         yield
         return
+    from salesboost.sales.sms.outbox import OutboxDispatcher  # the service's only: off the CLI's path
+
     dispatcher = OutboxDispatcher.from_settings(settings, sessions)
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run_forever(settings.sms_dispatch_interval, stop), name="sms-dispatcher")

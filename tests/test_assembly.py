@@ -3,18 +3,24 @@ migrated is migrated (the SQLite default) or named with its fix, never a traceba
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from salesboost.assembly import build_runtime
 from salesboost.config import Settings, load_settings
 from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import DatabaseNotMigratedError, session_factory
+from salesboost.store.db import DatabaseNotMigratedError, alembic_config, downgrade, session_factory
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.registry import build_default_registry
@@ -111,3 +117,46 @@ def test_cli_call_migrates_a_fresh_sqlite_file_first(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert '"ok": true' in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_a_sqlite_file_at_an_older_revision_is_brought_to_head_on_first_use(sqlite_url: str) -> None:
+    downgrade(sqlite_url, "-1")
+    registry = build_default_registry(load_settings(database_url=sqlite_url))
+    asyncio.run(registry.backends.aclose())
+    with closing(sqlite3.connect(str(make_url(sqlite_url).database))) as conn:
+        (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == ScriptDirectory.from_config(alembic_config(sqlite_url)).get_current_head()
+
+
+# A light tool's first call in a fresh process, on a migrated SQLite file and without Redis: what it imports.
+LIGHT_CALL = f"""
+import asyncio, json, sys
+from salesboost.assembly import build_runtime
+
+async def main():
+    runtime = build_runtime()
+    try:
+        result = await runtime.executor.execute("price_calculator", {PRICE!r}, "coach")
+    finally:
+        await runtime.aclose()
+    print(json.dumps({{"ok": result.ok, "packages": sorted({{name.split(".")[0] for name in sys.modules}})}}))
+
+asyncio.run(main())
+"""
+
+
+def test_a_light_call_imports_no_heavy_library(sqlite_url: str) -> None:
+    """Start-up (issue 15): Redis's client without Redis configured, Alembic on a database at its head, the
+    models' libraries before a model is used, tracing when it is off: none is on a fresh process's path to a
+    light tool's answer."""
+    env = {**os.environ, "SALESBOOST_DATABASE_URL": sqlite_url}
+    for name in ("SALESBOOST_REDIS_URL", "SALESBOOST_TRACING"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT_CALL], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["ok"], done.stdout
+    heavy = {"redis", "alembic", "mako", "sklearn", "scipy", "numpy", "joblib", "httpx", "opentelemetry"}
+    assert heavy & set(answer["packages"]) == set()

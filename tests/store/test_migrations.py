@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Row, String, inspect, text
 
 import salesboost.store.audit
@@ -16,7 +17,7 @@ import salesboost.store.knowledge
 import salesboost.store.sessions
 import salesboost.store.sms  # noqa: F401 (every table in the metadata)
 from salesboost.store.base import Base
-from salesboost.store.db import WRITE_OPTIONS, create_engine, downgrade, upgrade
+from salesboost.store.db import WRITE_OPTIONS, alembic_config, create_engine, downgrade, schema_head, upgrade
 from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX
 
 
@@ -179,3 +180,8 @@ def test_key_columns_are_as_wide_as_the_longest_key() -> None:
     for column in key_columns:
         assert isinstance(column.type, String)
         assert column.type.length == IDEMPOTENCY_KEY_MAX, column
+
+
+def test_the_head_read_off_the_folder_is_alembics() -> None:
+    """A fresh process checks an SQLite file against `schema_head()` without Alembic: it must be Alembic's head."""
+    assert schema_head() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from salesboost.api.errors import ApiError
 from salesboost.config import Settings
+from salesboost.yamlfiles import load_yaml
 
 ADMIN_ROLE = "admin"
 MIN_KEY_LENGTH = 16
@@ -94,7 +94,7 @@ def load_key_file(path: Path) -> list[ApiKey]:
         raise KeyConfigError(f"{source}: cannot read it ({exc.strerror})") from None
     if path.suffix.lower() not in (".yaml", ".yml"):
         return parse_pairs(text, source)
-    data: Any = yaml.safe_load(text) or {}
+    data: Any = load_yaml(text) or {}
     entries = data.get("keys") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise KeyConfigError(f"{source}: expected a mapping with a 'keys' list of {{key, role, name}}")

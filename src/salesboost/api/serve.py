@@ -12,10 +12,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from salesboost.api.auth import key_file
 from salesboost.config import DATA_DIR, Settings, get_settings
+from salesboost.yamlfiles import load_yaml
 
 FACTORY = "salesboost.api.app:create_app"
 DEMO_KEYS_FILE = DATA_DIR / "demo" / "api_keys.yaml"
@@ -75,7 +74,7 @@ def use_demo_keys(settings: Settings) -> list[DemoKey]:
         return []
     os.environ["SALESBOOST_API_KEYS_FILE"] = str(DEMO_KEYS_FILE)
     get_settings.cache_clear()
-    data: Any = yaml.safe_load(DEMO_KEYS_FILE.read_text(encoding="utf-8"))
+    data: Any = load_yaml(DEMO_KEYS_FILE.read_text(encoding="utf-8"))
     return [DemoKey(role=str(e["role"]), key=str(e["key"])) for e in data["keys"]]
 
 

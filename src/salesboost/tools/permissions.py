@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from salesboost.yamlfiles import load_yaml
+
 
 @dataclass(frozen=True, slots=True)
 class ToolPermission:
@@ -35,7 +37,7 @@ class PermissionsFileError(ValueError):
 
 def load_permissions(path: Path) -> Permissions:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PermissionsFileError(f"cannot read permissions file {path}: {exc}") from exc
     return parse_permissions(raw, source=str(path))

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-
 from salesboost.tools.base import RateLimit
 from salesboost.tools.errors import ToolRateLimitedError
+from salesboost.yamlfiles import load_yaml
 
 # (tool, role) -> the role's own limit for the tool (None: unlimited)
 RoleLimits = Mapping[tuple[str, str], RateLimit | None]
@@ -102,7 +101,7 @@ def load_rate_limits(path: Path | None) -> RateLimits:
     """Read the limits file (None: no limits beyond the tools' own); a bad entry fails naming it."""
     if path is None:
         return RateLimits()
-    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data: Any = load_yaml(path.read_text(encoding="utf-8")) or {}
     tools = {str(name): _limit(f"{path}: tools.{name}", v) for name, v in (data.get("tools") or {}).items()}
     roles = {
         (str(name), str(role)): _limit(f"{path}: roles.{role}.{name}", v)

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast, get_args
 import yaml
 
 from salesboost.sales.knowledge.chunking import parse_markdown
+from salesboost.yamlfiles import load_yaml
 
 Category = Literal["direct", "indirect", "potential"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
@@ -166,7 +167,7 @@ def _competitor(raw: Any, index: int, catalogue: dict[str, str], battlecards: Pa
 def load_competitors(path: Path, battlecards: Path) -> CompetitorBook:
     """Read and check the profiles: unique names and aliases, known features, shares adding up to at most 100."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CompetitorDataError(f"cannot read {path}: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("competitors"), list):

@@ -30,6 +30,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salesboost.yamlfiles import load_yaml
+
 Severity = Literal["high", "medium"]
 Kind = Literal["regex", "card", "ssn", "phone", "email", "discount", "missing", "learned"]
 RewriteMode = Literal["replace", "text", "mask", "drop_sentence", "append", "cap_discount"]
@@ -191,7 +193,7 @@ def _compile(pattern: str, flags: int, where: str) -> re.Pattern[str]:
 def parse_rule_pack(text: str) -> RulePack:
     """A rule pack from YAML text."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RuleError(f"rule pack is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

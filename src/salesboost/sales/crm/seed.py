@@ -17,6 +17,7 @@ from salesboost.store.customers import Customer
 from salesboost.store.db import writing
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.errors import ToolInputError
+from salesboost.yamlfiles import load_yaml
 
 
 class CustomerFileError(ValueError):
@@ -26,7 +27,7 @@ class CustomerFileError(ValueError):
 def read_customer_file(path: Path, default_region: str) -> list[tuple[int, CustomerFields]]:
     """The records of the file as (number, validated fields), phones in E.164."""
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CustomerFileError(f"cannot read {path}: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("customers"), list):

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from salesboost.yamlfiles import load_yaml
+
 
 class PriceBookError(ValueError):
     """The price book or the currency table cannot be used as it is."""
@@ -79,7 +81,7 @@ class PriceBook:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PriceBookError(f"cannot read {path}: {exc}") from exc
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +21,7 @@ from salesboost.store.customers import Customer
 from salesboost.store.db import writing
 from salesboost.store.sms import CONSENT_SCOPES, SmsConsent
 from salesboost.tools.base import ToolBackends
+from salesboost.yamlfiles import load_yaml
 
 SMS_NO_CONSENT = "SMS_NO_CONSENT"
 
@@ -74,7 +74,7 @@ async def consents_of(session: AsyncSession, phone: str) -> Sequence[SmsConsent]
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
-    raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw: Any = load_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict) or not isinstance(raw.get("consents"), list):
         raise ValueError(f"{path}: needs a top-level 'consents' list")
     return list(raw["consents"])

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from salesboost.sales.sms.consent import revoke_in
 from salesboost.store.db import writing
 from salesboost.store.sms import SmsOptOut
+from salesboost.yamlfiles import load_yaml
 
 STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
@@ -43,7 +44,7 @@ class Replies:
     def load(cls, path: Path) -> Replies:
         """The reply texts with the brand, program and contact filled in (`ValueError` names what is wrong)."""
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data: Any = load_yaml(path.read_text(encoding="utf-8"))
             fill = {key: str(data[key]) for key in ("brand", "program", "contact")}
             texts = {kind: str(data["replies"][kind]).format(**fill) for kind in ("stop", "start", "help")}
         except (OSError, yaml.YAMLError, KeyError, TypeError, IndexError, ValueError) as exc:

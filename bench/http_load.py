@@ -1,14 +1,23 @@
 """HTTP load: `POST /api/v1/tools/execute` for price_calculator, beside its ceiling (a bare Starlette route
-answering the very same bytes), the `mcp` package's streamable-HTTP server answering the same tool and the
-service's own `/mcp`, in ONE run, on loopback.
+answering the very same bytes), the `mcp` package's streamable-HTTP server answering the same tool (twice: in
+the mode like ours, and in `--mcp-mode`) and the service's own `/mcp`, in ONE run, on loopback.
 
 Each server is one uvicorn worker in a subprocess (same uvicorn settings: uvloop and httptools when
 installed, the access log off unless `--access-log`), on a throwaway SQLite database with the audit trail on
-and the settings of the environment (defaults otherwise). The service and the MCP server run the very same
+and the settings of the environment (defaults otherwise). The service and the MCP servers run the very same
 executor call (`price_calculator`, same payload, role admin); the MCP tool is a thin function around it,
-served by `MCPServer.streamable_http_app` of the `mcp` package in its fastest mode (stateless, JSON
-responses; `--mcp-mode stateful` keeps one initialized session per connection instead). The answers are
-checked to be the same quote before anything is timed.
+served by `MCPServer.streamable_http_app` of the `mcp` package. The answers are checked to be the same quote
+before anything is timed.
+
+The bare MCP server runs in two modes, each a row:
+  - `sse`, like ours: a session per connection (initialized once), and the SDK's complete answer, an event
+    stream, which carries a call's progress reports. `our_mcp_ratio` compares ours with this one, like with
+    like: ours keeps sessions and reports progress too (it answers a call that asked for no progress, as the
+    bench's calls, as one JSON object, and streams only a call that asked; `api/mcp.py`);
+  - `--mcp-mode`: `stateless` by default, the SDK's fastest (no session, JSON answers, no progress reports:
+    the SDK drops them), which `mcp_rps` and `speedup` have always measured; `stateful` is sessions with JSON
+    answers (again no progress), the same wire as ours for these calls. `our_mcp_fast_ratio` compares ours
+    with this one.
 
 The load comes from this process, on the other core: a small asyncio HTTP/1.1 keep-alive client (pre-built
 request bytes, Content-Length or chunked framing), cheap enough that the server is what saturates. Phases, each bounded
@@ -18,15 +27,17 @@ in requests and seconds:
      request was due, so a stall is not hidden by the client waiting for it (coordinated omission).
 
     python bench/http_load.py [--connections 32] [--duration 8] [--rate 500] [--seconds 10] [--quick]
+                              [--mcp-mode stateless|stateful|sse]
 
 The last line is for scripts:
 RESULT api_rps=... mcp_rps=... speedup=... api_p99_ms=... mcp_p99_ms=... fixed_rate=... fixed_p99_ms=... ...
-       ceiling_rps=... ceiling_ratio=<api_rps/ceiling_rps> ceiling_fixed_p99_ms=... our_mcp_rps=... our_mcp_ratio=...
+       ceiling_rps=... ceiling_ratio=<api_rps/ceiling_rps> ceiling_fixed_p99_ms=... our_mcp_rps=...
+       our_mcp_ratio=<our_mcp_rps/mcp_sse_rps> our_mcp_errors=... mcp_sse_rps=...
+       our_mcp_fast_ratio=<our_mcp_rps/mcp_rps>
 
 The ceiling answers the body the service answered first (its `audit_id` included), with the same status and
-content type. The service's `/mcp` keeps a session per connection (initialized once, like `--mcp-mode
-stateful`) and answers each call as a server-sent event; it runs in the service's process, under its key
-check, request limits and audit trail.
+content type. The service's `/mcp` runs in the service's process, under its key check, request limits and
+audit trail.
 """
 
 from __future__ import annotations
@@ -60,7 +71,9 @@ REQUEST_TIMEOUT = 10.0
 
 
 def serve_mcp(port: int, mode: str, access_log: bool) -> None:
-    """The MCP server process: `price_calculator` as an MCP tool around the same executor call."""
+    """The MCP server process: `price_calculator` as an MCP tool around the same executor call. `mode`: `sse`
+    (a session per connection, every answer an event stream), `stateful` (sessions, JSON answers) or
+    `stateless` (no session, JSON answers)."""
     import uvicorn
     from mcp.server.mcpserver import MCPServer
 
@@ -84,7 +97,7 @@ def serve_mcp(port: int, mode: str, access_log: bool) -> None:
             raise ValueError(result.error.message if result.error else "failed")
         return result.result or {}
 
-    app = server.streamable_http_app(stateless_http=mode == "stateless", json_response=True)
+    app = server.streamable_http_app(stateless_http=mode == "stateless", json_response=mode != "sse")
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 
@@ -240,8 +253,8 @@ def mcp_target(port: int, mode: str) -> Target:
             "params": {"name": "price_calculator", "arguments": PAYLOAD}}
     request = build_request("/mcp", json.dumps(call).encode(), accept, port)
     target = Target(f"mcp streamable-HTTP ({mode})", port, request,
-                    lambda raw: json.loads(raw)["result"]["structuredContent"]["total"])
-    if mode == "stateful":
+                    lambda raw: _event_data(raw)["result"]["structuredContent"]["total"])
+    if mode != "stateless":
         target.prepare = _mcp_session(target, accept, call, port)
     return target
 
@@ -398,10 +411,12 @@ def _row(stats: Stats) -> str:
             f"{stats.percentile(0.50):>8.2f} {stats.percentile(0.99):>8.2f} {slowest:>8.1f}")
 
 
-async def run_phases(api: Target, ceiling: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace) -> None:
-    total = await check_same_quote(api, ceiling, mcp, ours_mcp)
+async def run_phases(
+    api: Target, ceiling: Target, mcp_sse: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace
+) -> None:
+    targets = (api, ceiling, mcp_sse, mcp, ours_mcp)
+    total = await check_same_quote(*targets)
     print(f"every server quotes the same total: {total}")
-    targets = (api, ceiling, mcp, ours_mcp)
     for target in targets:  # warm-up: imports, first queries, JIT-free but cache-warm
         await closed_loop(target, 4, 1.0, 500)
 
@@ -411,12 +426,14 @@ async def run_phases(api: Target, ceiling: Target, mcp: Target, ours_mcp: Target
     closed = [await closed_loop(t, args.connections, args.duration, args.max_requests) for t in targets]
     for stats in closed:
         print(_row(stats))
-    rest, top, bare_mcp, our_mcp = closed
+    rest, top, bare_sse, bare_mcp, our_mcp = closed
     speedup = rest.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
     ceiling_ratio = rest.rate / top.rate if top.rate else 0.0
-    mcp_ratio = our_mcp.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
-    print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server and {ceiling_ratio:.0%} of the ceiling; "
-          f"our /mcp is {mcp_ratio:.2f}x the bare MCP server")
+    mcp_ratio = our_mcp.rate / bare_sse.rate if bare_sse.rate else float("inf")
+    fast_ratio = our_mcp.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
+    print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server ({args.mcp_mode}) and {ceiling_ratio:.0%} "
+          f"of the ceiling; our /mcp is {mcp_ratio:.2f}x the bare MCP server like it (sse) and {fast_ratio:.2f}x "
+          f"the one {args.mcp_mode}")
 
     print(f"\nfixed rate: {args.rate:g} requests/s for {args.seconds:g} s (latency from each one's due time)")
     print(header)
@@ -433,7 +450,8 @@ async def run_phases(api: Target, ceiling: Target, mcp: Target, ours_mcp: Target
         f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} api_errors={rest.errors + api_fixed.errors} "
         f"ceiling_rps={top.rate:.0f} ceiling_ratio={ceiling_ratio:.2f} "
         f"ceiling_fixed_p99_ms={ceiling_fixed.percentile(0.99):.2f} "
-        f"our_mcp_rps={our_mcp.rate:.0f} our_mcp_ratio={mcp_ratio:.2f} our_mcp_errors={our_mcp.errors}"
+        f"our_mcp_rps={our_mcp.rate:.0f} our_mcp_ratio={mcp_ratio:.2f} our_mcp_errors={our_mcp.errors} "
+        f"mcp_sse_rps={bare_sse.rate:.0f} our_mcp_fast_ratio={fast_ratio:.2f}"
     )
 
 
@@ -453,7 +471,8 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of the fixed-rate run")
-    parser.add_argument("--mcp-mode", choices=["stateless", "stateful"], default="stateless")
+    parser.add_argument("--mcp-mode", choices=["stateless", "stateful", "sse"], default="stateless",
+                        help="the second bare MCP server's mode (the first is always sse, like ours)")
     parser.add_argument("--quick", action="store_true", help="2 s runs, for a smoke test")
     parser.add_argument("--access-log", action="store_true", help="every server writes uvicorn's access log")
     parser.add_argument("--serve-mcp", type=int, help=argparse.SUPPRESS)
@@ -478,26 +497,29 @@ def main() -> None:
         env.pop("SALESBOOST_API_KEYS_FILE", None)
         api_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'api.db'}"}
         mcp_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'mcp.db'}"}
-        for e in (api_env, mcp_env):
+        sse_env = {**env, "SALESBOOST_DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'mcp-sse.db'}"}
+        for e in (api_env, mcp_env, sse_env):
             upgrade(e["SALESBOOST_DATABASE_URL"])
-        api_port, mcp_port, ceiling_port = _free_port(), _free_port(), _free_port()
+        api_port, mcp_port, sse_port, ceiling_port = _free_port(), _free_port(), _free_port(), _free_port()
         log_flag = ["--access-log"] if args.access_log else []
         uvicorn = [sys.executable, "-m", "uvicorn", "salesboost.api.app:create_app", "--factory",
                    "--host", HOST, "--port", str(api_port), "--workers", "1", "--log-level", "warning",
                    "--access-log" if args.access_log else "--no-access-log"]
         mcp = [sys.executable, __file__, "--serve-mcp", str(mcp_port), "--mcp-mode", args.mcp_mode, *log_flag]
+        mcp_sse = [sys.executable, __file__, "--serve-mcp", str(sse_port), "--mcp-mode", "sse", *log_flag]
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; one uvicorn worker per server; "
               f"access log {'on' if args.access_log else 'off'}; load from this process")
         logs = Path(tmp)
         body = logs / "answer.json"
         ceiling = [sys.executable, __file__, "--serve-ceiling", str(ceiling_port), "--body", str(body), *log_flag]
         with (_server(uvicorn, api_env, api_port, logs / "api.log"),
+              _server(mcp_sse, sse_env, sse_port, logs / "mcp-sse.log"),
               _server(mcp, mcp_env, mcp_port, logs / "mcp.log")):
             api = api_target(api_port)
             body.write_bytes(asyncio.run(first_answer(api)))
             with _server(ceiling, env, ceiling_port, logs / "ceiling.log"):
-                targets = (api, ceiling_target(ceiling_port), mcp_target(mcp_port, args.mcp_mode),
-                           our_mcp_target(api_port))
+                targets = (api, ceiling_target(ceiling_port), mcp_target(sse_port, "sse"),
+                           mcp_target(mcp_port, args.mcp_mode), our_mcp_target(api_port))
                 asyncio.run(run_phases(*targets, args))
 
 if __name__ == "__main__":

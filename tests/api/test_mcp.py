@@ -19,9 +19,12 @@ import httpx2
 import mcp_types as types
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from mcp import Client
+from mcp.client.client import ConnectMode
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.streamable_http import REQUEST_CANCELLED
 
 from conftest import BAD_KEY, KEYS, ROLES
 from salesboost.api import create_app
@@ -242,9 +245,9 @@ async def served(demo_settings: Settings) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def over_http(url: str, role: str) -> AsyncIterator[Client]:
+async def over_http(url: str, role: str, mode: ConnectMode = "auto") -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEYS[role]}"}) as http, Client(
-        streamable_http_client(f"{url}/mcp", http_client=http)
+        streamable_http_client(f"{url}/mcp", http_client=http), mode=mode
     ) as client:
         yield client
 
@@ -296,13 +299,16 @@ async def test_an_mcp_session_answers_only_the_key_that_opened_it(served: str) -
     assert other.status_code == 404
 
 
-async def test_http_lists_and_calls_as_the_bearer_keys_role(served: str, demo_executor: ToolExecutor) -> None:
-    async with over_http(served, "npc") as client:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 single exchanges; a 2025 session
+async def test_http_lists_and_calls_as_the_bearer_keys_role(
+    served: str, demo_executor: ToolExecutor, mode: ConnectMode
+) -> None:
+    async with over_http(served, "npc", mode) as client:
         npc_tools = [t.name for t in (await client.list_tools()).tools]
         forbidden = await client.call_tool("crm_integration", {"action": "list"})
     assert npc_tools == [e.name for e in demo_executor.registry.list_for_role("npc")]
     assert error_code(forbidden) == "TOOL_FORBIDDEN"
-    async with over_http(served, "sdr") as client:
+    async with over_http(served, "sdr", mode) as client:
         refused = await client.call_tool("sms_outreach", SEND)
         sent = [await client.call_tool("sms_outreach", SEND, meta={"idempotency_key": "http-1"}) for _ in range(2)]
         history = await client.call_tool("sms_outreach", HISTORY)
@@ -310,6 +316,71 @@ async def test_http_lists_and_calls_as_the_bearer_keys_role(served: str, demo_ex
     assert [r.structured_content["duplicate"] for r in sent if r.structured_content] == [False, True]
     assert history.structured_content is not None
     assert len(history.structured_content["messages"]) == 1
+
+
+@asynccontextmanager
+async def legacy_session(app: FastAPI, role: str) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A 2025-06-18 session with the app in-process, as a client that accepts both answers; its headers."""
+    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {KEYS[role]}"}
+    initialize = {
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as http:
+        opened = await http.post("/mcp", json=initialize, headers=headers)
+        session = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+        await http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        yield http, session
+
+
+def events(answer: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line[5:]) for line in answer.text.splitlines() if line.startswith("data:")]
+
+
+def patient_call(request_id: int, seconds: float, **meta: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": "patient", "arguments": {"seconds": seconds}}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {**params, "_meta": meta}}
+
+
+async def test_http_answers_json_unless_the_call_asked_for_progress(
+    sample_settings: Settings, patient: tuple[ToolExecutor, PatientTool]
+) -> None:
+    """A call that asked for no progress is answered as one JSON object (no event stream to pay for); one that
+    asked gets the event stream: its progress reports, then its result. The two at once in one session: the
+    form is each request's own."""
+    app = create_app(sample_settings, executor=patient[0])
+    async with legacy_session(app, "coach") as (http, session):
+        asked = patient_call(2, 1.3, progressToken="p2")
+        streaming = asyncio.create_task(http.post("/mcp", json=asked, headers=session))
+        await asyncio.sleep(0.2)
+        quick = await http.post("/mcp", json=patient_call(1, 0), headers=session)
+        long = await streaming
+    assert quick.headers["content-type"] == "application/json"
+    assert quick.json()["result"]["structuredContent"] is not None
+    assert long.headers["content-type"].startswith("text/event-stream")
+    *reports, answer = events(long)
+    assert [r["method"] for r in reports] == ["notifications/progress"]
+    assert reports[0]["params"]["progressToken"] == "p2"
+    assert answer["id"] == 2
+    assert not answer["result"].get("isError")
+
+
+async def test_http_cancels_a_call_answered_as_json(
+    sample_settings: Settings, patient: tuple[ToolExecutor, PatientTool]
+) -> None:
+    executor, tool = patient
+    app = create_app(sample_settings, executor=executor)
+    async with legacy_session(app, "coach") as (http, session):
+        call = asyncio.create_task(http.post("/mcp", json=patient_call(7, 4), headers=session))
+        await asyncio.sleep(0.3)
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}}
+        await http.post("/mcp", json=cancel, headers=session)
+        answer = await asyncio.wait_for(call, 2)
+        await asyncio.wait_for(tool.cancelled.wait(), 2)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == REQUEST_CANCELLED
 
 
 # --- stdio ---------------------------------------------------------------------------------------------------

@@ -35,11 +35,14 @@ def test_http_load_measures_the_ceiling_and_our_mcp_beside_the_others() -> None:
     result = result_line(
         "http_load.py", "--duration", "1", "--seconds", "1", "--rate", "50", "--connections", "4"
     )
-    for key in ("api_rps", "mcp_rps", "ceiling_rps", "ceiling_ratio", "our_mcp_rps", "our_mcp_ratio"):
+    for key in ("api_rps", "mcp_rps", "ceiling_rps", "ceiling_ratio", "our_mcp_rps", "our_mcp_ratio", "mcp_sse_rps",
+                "our_mcp_fast_ratio"):
         assert result[key] > 0, key
     assert result["api_errors"] == 0
     assert result["our_mcp_errors"] == 0
     assert abs(result["ceiling_ratio"] - result["api_rps"] / result["ceiling_rps"]) < 0.01
+    # ours against the bare server in its mode (sessions, progress reports), not its fastest
+    assert abs(result["our_mcp_ratio"] - result["our_mcp_rps"] / result["mcp_sse_rps"]) < 0.02
 
 
 def test_startup_times_fresh_processes_to_the_first_answer() -> None:

@@ -113,10 +113,12 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
     # endpoint that has none (reading the request's cookies among them) and wrap it in two exit stacks, about
     # a tenth of a request's time. Its FastAPI twin below is never reached and documents it in OpenAPI.
     app.router.routes.append(Route(routes.EXECUTE_PATH, routes.execute, methods=["POST"], name="execute"))
+    # `/mcp` next, for the same reason: behind the included routers, a request is matched against each of their
+    # routes first. A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP
+    # is not REST.
+    app.router.routes.append(Route(MCP_PATH, mcp.app, name="mcp"))
     for module in (routes, health, metrics, ws, dashboard, sms, sms_webhooks):
         app.include_router(module.router)
     dashboard.mount_static(app)
-    # A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP is not REST.
-    app.router.routes.append(Route(MCP_PATH, mcp.app, name="mcp"))
     install_openapi(app)
     return app

@@ -13,6 +13,10 @@ itself, details and `retry_after` included, in `_meta`. A side-effecting call ta
 the request's `_meta.idempotency_key` (MCP has no header for it). A running call reports progress every second
 to a client that asked for it, and a client's cancellation cancels the running tool. Tools only: no resources,
 prompts or tasks.
+
+Over HTTP a request of a session (protocol 2025-06-18 and 2025-11-25) is answered as one JSON object unless it
+asked for progress, which comes as an event stream (`PerRequestTransport`); protocol 2026-07-28 requests are
+the SDK's single exchanges, JSON unless the call reports progress or outlasts the SDK's keep-alive interval.
 """
 
 from __future__ import annotations
@@ -22,20 +26,25 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from importlib.metadata import version
 from typing import Any
 
 import mcp_types as types
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthorizationContext, BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http import StreamableHTTPServerTransport, check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from pydantic import ConfigDict
+from pydantic_core import from_json
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -62,7 +71,12 @@ INSTRUCTIONS = (
 CallerOf = Callable[[ServerRequestContext[Any, Any]], tuple[ToolExecutor, ApiKey]]
 
 
-def build_server(caller_of: CallerOf, *, progress_every: float = PROGRESS_EVERY) -> Server[Any]:
+def build_server(
+    caller_of: CallerOf, *, progress_every: float = PROGRESS_EVERY, sdk_spans: bool = True
+) -> Server[Any]:
+    """`sdk_spans`: the SDK's span per message (the parent of a call's span when tracing is on); off, it is
+    dropped, as the service drops FastAPI's telemetry: a no-op tracer lookup per message, for nothing."""
+
     async def list_tools(
         ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -78,33 +92,52 @@ def build_server(caller_of: CallerOf, *, progress_every: float = PROGRESS_EVERY)
         given = (params.meta or {}).get(IDEMPOTENCY_META)
         # The call runs in this handler's task, so a client's cancellation (which cancels the handler) reaches
         # the running tool; the progress reports go on beside it.
-        reporting = asyncio.create_task(_report_progress(ctx.session, params.name, progress_every))
+        reports = _ProgressReports(ctx.session, params.name, progress_every)
         try:
             result = await executor.execute(
                 params.name, params.arguments, key.role, idempotency_key=None if given is None else str(given),
                 caller_id=key.id,
             )
         finally:
-            reporting.cancel()
+            reports.stop()
         return call_result(result)
 
-    return Server(
+    server: Server[Any] = Server(
         "salesboost", version=version("salesboost"), instructions=INSTRUCTIONS,
         on_list_tools=list_tools, on_call_tool=call_tool,
     )
+    if not sdk_spans:
+        server.middleware = [m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
+    return server
 
 
-async def _report_progress(session: ServerSession, tool: str, every: float) -> None:
+class _ProgressReports:
     """Every `every` seconds of a call, the seconds it has run (no total: a tool's end cannot be foreseen), so
-    that a client sees a long call is alive. The SDK sends nothing when the client asked for no progress."""
-    elapsed = 0.0
-    try:
-        while True:
-            await asyncio.sleep(every)
-            elapsed += every
-            await session.report_progress(elapsed, None, f"{tool} has run {elapsed:g} s")
-    except Exception:  # a report that cannot be sent (the client left) must not outlive or fail the call
-        log.debug("MCP progress report of %s not sent", tool, exc_info=True)
+    that a client sees a long call is alive. The SDK sends nothing when the client asked for no progress. A
+    call that ends before the first report (most do) costs a timer, not a task."""
+
+    def __init__(self, session: ServerSession, tool: str, every: float) -> None:
+        self._session, self._tool, self._every = session, tool, every
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(every, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.ensure_future(self._report())
+
+    async def _report(self) -> None:
+        elapsed = self._every
+        try:
+            while True:
+                await self._session.report_progress(elapsed, None, f"{self._tool} has run {elapsed:g} s")
+                await asyncio.sleep(self._every)
+                elapsed += self._every
+        except Exception:  # a report that cannot be sent (the client left) must not outlive or fail the call
+            log.debug("MCP progress report of %s not sent", self._tool, exc_info=True)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def call_result(result: ToolResult) -> types.CallToolResult:
@@ -168,15 +201,76 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
 
 
+# Whether the request being served is answered as one JSON object (see `PerRequestTransport`).
+_ANSWER_AS_JSON: ContextVar[bool] = ContextVar("salesboost_mcp_answer_as_json", default=False)
+
+
+class PerRequestTransport(StreamableHTTPServerTransport):
+    """The SDK's session transport, choosing the form of each answer by what the request can be sent.
+
+    Streamable HTTP lets a server answer a request with one JSON object or with an event stream, and the SDK
+    chooses once for all the requests of a session: JSON drops a call's progress reports, the event stream
+    costs a task group and a memory stream per request, about half the CPU of a quick call. Here a request
+    is answered as JSON when nothing but its answer can be sent on it: it asked for no progress (no
+    `_meta.progressToken`; our handlers send a request nothing else) and accepts JSON. A request that asked for
+    progress gets the event stream and its reports, as before. Cancellation is a separate notification, the
+    same for both: the cancelled request is answered `REQUEST_CANCELLED`.
+
+    The SDK reads its mode (`is_json_response_enabled`) in the task serving a request (the answer's form, and
+    whether the handler may send the client requests of its own) and in the session's message router, which was
+    started with the session outside any request: the router always works as for event streams, handing a
+    request's messages to that request's stream, where a JSON answer takes the only one, its answer.
+    """
+
+    @property
+    def is_json_response_enabled(self) -> bool:
+        return _ANSWER_AS_JSON.get()
+
+    @is_json_response_enabled.setter
+    def is_json_response_enabled(self, value: bool) -> None:
+        """The SDK's constructor sets one mode for the session; here each request has its own."""
+
+    async def _handle_post_request(self, scope: Scope, request: Request, receive: Receive, send: Send) -> None:
+        # Starlette keeps the body, so the SDK's own read below costs nothing.
+        token = _ANSWER_AS_JSON.set(_answered_alone(await request.body()) and check_accept_headers(request)[0])
+        try:
+            await super()._handle_post_request(scope, request, receive, send)
+        finally:
+            _ANSWER_AS_JSON.reset(token)
+
+
+def _answered_alone(body: bytes) -> bool:
+    """One JSON-RPC request that asked for no progress (anything else is the SDK's to judge, as before)."""
+    try:
+        message = from_json(body)
+    except ValueError:
+        return False
+    return (
+        isinstance(message, dict) and "id" in message and "method" in message
+        and progress_token_from_params(message.get("params")) is None
+    )
+
+
+class SessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager, its sessions on `PerRequestTransport`."""
+
+    def _admit_session(self, requestor: AuthorizationContext | None) -> StreamableHTTPServerTransport | None:
+        transport = super()._admit_session(requestor)
+        if transport is not None:
+            # The SDK builds the transport itself (there is no factory to give it): ours adds behaviour, no state.
+            transport.__class__ = PerRequestTransport
+        return transport
+
+
 class McpEndpoint:
     """`/mcp` of the service behind the bearer check. `run()`, in the app's lifespan, starts its session manager:
     a new one each time, as a manager runs only once."""
 
     def __init__(self, settings: Settings, keys: KeyStore) -> None:
-        self._server = build_server(_http_caller)
+        self._server = build_server(_http_caller, sdk_spans=settings.tracing)
         self._security = transport_security(settings)
         self._max_body_bytes = settings.max_body_bytes
-        self._manager: StreamableHTTPSessionManager | None = None
+        self._manager: SessionManager | None = None
         self.app: ASGIApp = AuthenticationMiddleware(
             AuthContextMiddleware(RequireAuthMiddleware(self._handle, [])),
             backend=BearerAuthBackend(KeyVerifier(keys)),
@@ -186,7 +280,7 @@ class McpEndpoint:
     async def run(self) -> AsyncIterator[None]:
         # The manager's task group lives in a task of its own: anyio must leave a cancel scope in the task that
         # entered it, and a lifespan may be entered and left in different tasks (pytest fixtures, TestClient).
-        manager = StreamableHTTPSessionManager(
+        manager = SessionManager(
             app=self._server, security_settings=self._security, max_request_body_size=self._max_body_bytes
         )
         started, stop = asyncio.Event(), asyncio.Event()
@@ -201,7 +295,7 @@ class McpEndpoint:
             await task
 
     async def _sessions(
-        self, manager: StreamableHTTPSessionManager, started: asyncio.Event, stop: asyncio.Event
+        self, manager: SessionManager, started: asyncio.Event, stop: asyncio.Event
     ) -> None:
         try:
             async with manager.run():
@@ -222,6 +316,6 @@ class McpEndpoint:
 
 async def serve_stdio(executor: ToolExecutor, key: ApiKey) -> None:
     """Serve one desktop client on stdin/stdout as `key`, until it closes the connection."""
-    server = build_server(lambda ctx: (executor, key))
+    server = build_server(lambda ctx: (executor, key), sdk_spans=executor.settings.tracing)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())

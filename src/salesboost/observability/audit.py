@@ -3,8 +3,8 @@
 A call only appends a tuple to an in-memory deque (well under a microsecond). A writer thread, with its own event
 loop and its own database engine, wakes every `SALESBOOST_AUDIT_FLUSH_INTERVAL` seconds, takes every record that
 waits, hashes and masks them, and inserts them in transactions of `SALESBOOST_AUDIT_BATCH_SIZE` rows, each
-statement a multi-row INSERT. None of that waits behind the service's event loop, however busy, nor holds it; a write that
-takes longer than the interval is followed by the next at once. `aclose()` writes everything left.
+statement a multi-row INSERT. None of that waits behind the service's event loop, however busy, nor holds it; a
+write that takes longer than the interval is followed by the next at once. `aclose()` writes everything left.
 
 The backlog is what is not written yet: the records waiting and those being written; a crash loses the backlog.
 A caller holds room for the records of the calls it starts (`reserve`) and refuses them when there is none: the

@@ -67,13 +67,16 @@ class Cache(Protocol):
 
 
 class _Entry:
-    __slots__ = ("access_count", "created", "expires", "last_accessed", "tags", "value")
+    __slots__ = ("access_count", "counts", "created", "expires", "last_accessed", "tags", "value")
 
-    def __init__(self, value: Any, created: float, expires: float, tags: tuple[str, ...]) -> None:
+    def __init__(
+        self, value: Any, created: float, expires: float, tags: tuple[str, ...], counts: list[int]
+    ) -> None:
         self.value = value
         self.created = created
         self.expires = expires
         self.tags = tags
+        self.counts = counts  # its tool's [hits, misses]: a hit counts without looking the tool up
         self.access_count = 0
         self.last_accessed: float | None = None
 
@@ -106,28 +109,31 @@ class ToolCache:
     def get(self, key: CacheKey) -> Any:
         """The cached value, or `MISS`. Counts the hit or miss for the key's tool."""
         entry = self._entries.get(key)
-        counts = self._by_tool.get(key[0])
-        if counts is None:
-            counts = self._by_tool[key[0]] = [0, 0]
-        now = self._clock()
-        if entry is not None and entry.expires > now:
-            counts[0] += 1
-            if self.lru_enabled:
-                self._entries.move_to_end(key)
-            if self.access_tracking:
-                entry.access_count += 1
-                entry.last_accessed = now  # on the cache's clock; shown as wall time by get_top_accessed
-            return entry.value
         if entry is not None:
+            now = self._clock()
+            if entry.expires > now:
+                entry.counts[0] += 1
+                if self.lru_enabled:
+                    self._entries.move_to_end(key)
+                if self.access_tracking:
+                    entry.access_count += 1
+                    entry.last_accessed = now  # on the cache's clock; shown as wall time by get_top_accessed
+                return entry.value
             self._drop(key)
-        counts[1] += 1
+        self._counts(key[0])[1] += 1
         return MISS
+
+    def _counts(self, tool: str) -> list[int]:
+        counts = self._by_tool.get(tool)
+        if counts is None:
+            counts = self._by_tool[tool] = [0, 0]
+        return counts
 
     def set(self, key: CacheKey, value: Any, ttl: float, tags: tuple[str, ...] = ()) -> None:
         if key in self._entries:
             self._drop(key)
         now = self._clock()
-        self._entries[key] = _Entry(value, now, now + ttl, tags)
+        self._entries[key] = _Entry(value, now, now + ttl, tags, self._counts(key[0]))
         for tag in tags:
             self._tags.setdefault(tag, set()).add(key)
         while len(self._entries) > self.max_entries:

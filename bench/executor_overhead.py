@@ -16,7 +16,7 @@ over an exporter that drops the spans (what a span costs the call, not what send
 
 The last line is for scripts:
 RESULT executor_us=... floor_ratio=... langchain_speedup=... mcp_speedup=... cache_hit_us=... cache_hit_ratio=...
-       openai_speedup=... tracing_us=... tracing_overhead_us=... audit_us=...
+       openai_speedup=... tracing_us=... tracing_overhead_us=... tracing_overhead_floors=... audit_us=...
 
 `audit_us` is the audit writer's wall time per record of the flushes timed between blocks (building the rows:
 canonical JSON, hashes, masked preview; and inserting them), on the writer's thread while the loop waits.
@@ -254,13 +254,20 @@ async def main() -> None:
     tracing_overhead = statistics.median(
         t - f for t, f in zip(contenders[traced_name].samples, contenders[full].samples, strict=True)
     )
+    # The span's cost in floors (the µs figure follows the machine's speed; this one much less).
+    tracing_floors = statistics.median(
+        (t - f) / v for t, f, v in zip(
+            contenders[traced_name].samples, contenders[full].samples, contenders[floor].samples, strict=True
+        )
+    )
     print(
         f"RESULT executor_us={executor_us:.2f} floor_ratio={ratio(contenders, full, floor):.2f} "
         f"langchain_speedup={ratio(contenders, 'langchain StructuredTool.ainvoke', full):.1f} "
         f"mcp_speedup={ratio(contenders, 'mcp MCPServer.call_tool', full):.1f} "
         f"cache_hit_us={results[hit]:.2f} cache_hit_ratio={ratio(contenders, hit, floor):.2f} "
         f"openai_speedup={ratio(contenders, 'openai-agents FunctionTool.on_invoke_tool', full):.2f} "
-        f"tracing_us={results[traced_name]:.2f} tracing_overhead_us={tracing_overhead:.2f} audit_us={audit_us:.2f}"
+        f"tracing_us={results[traced_name]:.2f} tracing_overhead_us={tracing_overhead:.2f} "
+        f"tracing_overhead_floors={tracing_floors:.2f} audit_us={audit_us:.2f}"
     )
 
 

@@ -25,7 +25,8 @@ def result_line(script: str, *args: str) -> dict[str, float]:
 
 def test_executor_overhead_prints_every_ratio_and_the_audit_cost() -> None:
     result = result_line("executor_overhead.py", "--quick", "--repeats", "1")
-    for key in ("executor_us", "floor_ratio", "cache_hit_ratio", "openai_speedup", "tracing_overhead_us", "audit_us"):
+    for key in ("executor_us", "floor_ratio", "cache_hit_ratio", "openai_speedup", "tracing_overhead_us",
+                "tracing_overhead_floors", "audit_us"):
         assert key in result
     assert result["audit_us"] > 0
     assert result["floor_ratio"] > 1  # the pipeline does more than validating

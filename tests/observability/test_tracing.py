@@ -17,11 +17,23 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from opentelemetry import context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import SpanKind, StatusCode, Tracer, format_span_id, format_trace_id
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+    TraceState,
+    format_span_id,
+    format_trace_id,
+    set_span_in_context,
+)
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -179,6 +191,35 @@ async def test_the_providers_sampler_decides(settings: Settings, exporter: InMem
     finally:
         await ex.aclose()
         provider.shutdown()
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+async def test_the_default_sampler_follows_a_remote_parent(
+    traced: Traced, exporter: InMemorySpanExporter, sampled: bool
+) -> None:
+    """The SDK's default sampler, decided without asking it: a sampled parent's child is kept with the parent's
+    trace state, an unsampled parent's is dropped; the audit keeps the parent's trace id either way."""
+    parent = SpanContext(
+        0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+        trace_state=TraceState([("vendor", "x1")]),
+    )
+    ex = traced()
+    token = context.attach(set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        result = await ex.execute("echo", {"text": "hi"}, "coach")
+    finally:
+        context.detach(token)
+    assert result.ok
+    assert await audit_trace_id(ex, result.audit_id) == format_trace_id(parent.trace_id)
+    if not sampled:
+        assert exporter.get_finished_spans() == ()
+        return
+    span = only_span(exporter)
+    assert span.context is not None
+    assert span.context.trace_flags.sampled
+    assert span.context.trace_state == parent.trace_state
+    assert span.parent == parent
 
 
 async def test_a_failure_has_its_error_type_and_the_error_status(

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import context, propagate, trace
@@ -133,7 +134,7 @@ def _direct_writer(provider: TracerProvider) -> _Writer | None:
     Processors see it at its end only (`on_end`). None for another provider."""
     from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-    from opentelemetry.sdk.trace.sampling import Decision
+    from opentelemetry.sdk.trace.sampling import DEFAULT_ON, Decision
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import SpanContext, Status, TraceFlags
 
@@ -147,6 +148,11 @@ def _direct_writer(provider: TracerProvider) -> _Writer | None:
     flags = [[TraceFlags(sampled | random_id) for random_id in (0, TraceFlags.RANDOM_TRACE_ID)]
              for sampled in (TraceFlags.DEFAULT, TraceFlags.SAMPLED)]
 
+    # The SDK's default sampler (ParentBased over ALWAYS_ON: a root is sampled, a child as its parent was) is
+    # decided here without its three layers of calls, to the same decision, attributes and trace state; any
+    # other sampler is asked.
+    default_sampler = sampler is DEFAULT_ON
+
     def write(
         name: str, attributes: dict[str, Any], start_ns: int, end_ns: int,
         events: list[tuple[str, dict[str, Any], int]], status: str | None,
@@ -157,20 +163,25 @@ def _direct_writer(provider: TracerProvider) -> _Writer | None:
             trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
         else:
             parent, trace_id, random_id = None, ids.generate_trace_id(), ids.is_trace_id_random()
-        sampling = sampler.should_sample(parent_context, trace_id, name, SpanKind.INTERNAL, attributes)
-        if sampling.decision is not Decision.DROP:
+        if default_sampler:
+            sampled = parent is None or parent.trace_flags.sampled
+            decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
+            kept, trace_state = MappingProxyType(attributes), None if parent is None else parent.trace_state
+        else:
+            sampling = sampler.should_sample(parent_context, trace_id, name, SpanKind.INTERNAL, attributes)
+            decision, kept, trace_state = sampling.decision, sampling.attributes, sampling.trace_state
+        if decision is not Decision.DROP:
             span_context = SpanContext(
                 trace_id, ids.generate_span_id(), is_remote=False,
-                trace_flags=flags[sampling.decision is Decision.RECORD_AND_SAMPLE][random_id],
-                trace_state=sampling.trace_state,
+                trace_flags=flags[decision is Decision.RECORD_AND_SAMPLE][random_id], trace_state=trace_state,
             )
             processor.on_end(ReadableSpan(
-                name=name, context=span_context, parent=parent, resource=resource, attributes=sampling.attributes,
+                name=name, context=span_context, parent=parent, resource=resource, attributes=kept,
                 events=tuple(Event(*event) for event in events) if events else (), kind=SpanKind.INTERNAL,
                 status=ok if status is None else Status(StatusCode.ERROR, status), start_time=start_ns,
                 end_time=end_ns, instrumentation_scope=scope,
             ))
-        return trace.format_trace_id(trace_id)
+        return f"{trace_id:032x}"  # trace.format_trace_id's format
 
     return write
 

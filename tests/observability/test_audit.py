@@ -260,13 +260,19 @@ async def test_the_writer_stores_a_row_exactly_as_sqlalchemy_would(db_url: str) 
             columns = {c.key: getattr(written, c.key) for c in ToolAuditRecord.__table__.c}
             session.add(ToolAuditRecord(**{**columns, "id": "orm1"}))
         async with engine.connect() as conn:
-            raw = {
-                row[0]: row[1:] for row in await conn.exec_driver_sql(
-                    "SELECT id, created_at, cached, latency_ms, retry_count, result_hash, trace_id FROM tool_audit"
-                )
-            }
+            found = await conn.exec_driver_sql("SELECT * FROM tool_audit")
+            names = list(found.keys())
+            raw = {row.id: row for row in found}
     finally:
         await engine.dispose()
-    assert raw["w1"] == raw["orm1"]
+    for name in names:  # every column, as the database holds it
+        assert name == "id" or raw["w1"][names.index(name)] == raw["orm1"][names.index(name)], name
     assert columns["created_at"].timestamp() == pytest.approx(record.created_at, abs=1e-6)
-    assert columns["cached"] is True
+    assert {k: columns[k] for k in ("tool", "caller_role", "caller_id", "tool_call_id", "session_id", "status",
+                                    "error_code", "retry_count", "latency_ms", "cached", "trace_id")} == {
+        "tool": "echo", "caller_role": "coach", "caller_id": "key-1", "tool_call_id": "c1", "session_id": "s1",
+        "status": "failed", "error_code": "BOOM", "retry_count": 2, "latency_ms": 12.5, "cached": True,
+        "trace_id": "ab" * 16,
+    }  # each value in its own column
+    assert columns["input_hash"] == hashlib.sha256(b'{"a":1}').hexdigest()
+    assert columns["result_hash"] == hashlib.sha256('{"ok":"é"}'.encode()).hexdigest()

@@ -169,11 +169,11 @@ class _Insert:
 
     def __init__(self, dialect: Dialect) -> None:
         table = ToolAuditRecord.__table__
-        columns = [table.c[name] for name in COLUMNS]
-        assert {c.name for c in table.c} == set(COLUMNS), "COLUMNS must name every column of tool_audit"
+        if {c.name for c in table.c} != set(COLUMNS):  # a column added to the table and not to the rows
+            raise RuntimeError(f"audit rows hold {COLUMNS}, the table {[c.name for c in table.c]}")
         self._processors = [
-            (i, process) for i, column in enumerate(columns)
-            if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            (i, process) for i, name in enumerate(COLUMNS)
+            if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
         self._dollar = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2, ...; sqlite: ?
         if not self._dollar and dialect.paramstyle != "qmark":
@@ -197,17 +197,12 @@ class _Insert:
     def parameters(self, batch: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         """The rows of the batch's records, flattened, through the bind processors."""
         values: list[Any] = []
-        processors = self._processors
         for record in batch:
-            row = _row(record)
-            if processors:
-                row_list = list(row)
-                for i, process in processors:
-                    if row_list[i] is not None:
-                        row_list[i] = process(row_list[i])
-                values += row_list
-            else:
-                values += row
+            row = list(_row(record))
+            for i, process in self._processors:
+                if row[i] is not None:
+                    row[i] = process(row[i])
+            values += row
         return tuple(values)
 
 

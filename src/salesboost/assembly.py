@@ -10,10 +10,11 @@ functions (the installed package names this module as its `salesboost.compositio
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, get_args
 
@@ -218,6 +219,23 @@ def build_runtime(
     parts = executor_parts(registry, metrics=metrics, close_backends=False)
     executor = ToolExecutor(registry, parts=parts, require_idempotency_key=require_idempotency_key)
     return Runtime(registry.backends.settings, registry.backends, registry, executor)
+
+
+@contextmanager
+def frozen_startup(enabled: bool = True) -> Iterator[None]:
+    """While the block runs, every object alive at its start (modules, schemas, models, the registry, pools) is
+    out of the garbage collector's sight (`gc.freeze`). The served process holds about 240,000 of them, and a
+    full collection, which Python runs once enough call objects have outlived the young generations (audit
+    records waiting for their write do), walked them all in about 150 ms: a pause of every request in flight.
+    The service runs inside one (`SALESBOOST_GC_FREEZE`); a long-lived program of one's own can too."""
+    if not enabled:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @asynccontextmanager

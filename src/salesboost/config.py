@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # uvicorn's line per request: off by default, as `/metrics` counts every request by route and status, and each
     # line is a logging record formatted and written on the event loop the requests share.
     access_log: bool = Field(False, validation_alias=_env("SALESBOOST_ACCESS_LOG"))
+    # The service's start-up objects kept out of the garbage collector's full passes (`assembly.frozen_startup`).
+    gc_freeze: bool = Field(True, validation_alias=_env("SALESBOOST_GC_FREEZE"))
     # One OpenTelemetry span per call (the extra `otel`), exported as the standard OTEL_* variables say.
     tracing: bool = Field(False, validation_alias=_env("SALESBOOST_TRACING"))
     # The spans carry the call's arguments and result too (masked, cut): off by default, as they are customer data.

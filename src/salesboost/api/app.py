@@ -28,7 +28,7 @@ from salesboost.api.mcp import McpEndpoint
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
-from salesboost.assembly import build_runtime, sms_dispatcher
+from salesboost.assembly import build_runtime, frozen_startup, sms_dispatcher
 from salesboost.config import Settings, get_settings
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.warmup import Warmup
@@ -79,8 +79,9 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
             warmup.start()
             app.state.service = Service(settings, serving, keys, owners, warmup)
             try:
-                async with sms_dispatcher(settings, serving), mcp.run():
-                    yield
+                with frozen_startup(settings.gc_freeze):
+                    async with sms_dispatcher(settings, serving), mcp.run():
+                        yield
             finally:
                 await warmup.aclose()
         finally:

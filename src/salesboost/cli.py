@@ -25,19 +25,29 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def _database() -> Iterator[None]:
-    """A database that is not migrated (the SQLite default is, on first use), or an SQLite file whose write lock
-    another process held past the busy timeout, is one line saying so, and exit 2: never a traceback."""
+def _database(url: str | None = None) -> Iterator[None]:
+    """A database (`url`, else the configured one) that is not a database URL, does not answer, is not migrated
+    (the SQLite default is, on first use), or an SQLite file whose write lock another process held past the busy
+    timeout, is one line saying so, and exit 2: never a traceback."""
+    import socket
+
+    from sqlalchemy.exc import ArgumentError
+
     from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
 
+    settings = get_settings()
+    url = url or settings.database_url
     try:
         yield
+    except ArgumentError:
+        raise _fail(f"{url!r} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+    except (ConnectionError, socket.gaierror) as exc:
+        raise _fail(f"{safe_url(url)} does not answer: {exc}") from None
     except DatabaseNotMigratedError as exc:
         raise _fail(str(exc)) from None
     except DatabaseBusyError as exc:
-        settings = get_settings()
         raise _fail(
-            f"{safe_url(settings.database_url)}: {exc} "
+            f"{safe_url(url)}: {exc} "
             f"({env_var_name('sqlite_busy_timeout')}={settings.sqlite_busy_timeout:g} s); try again"
         ) from None
 
@@ -537,27 +547,29 @@ SetOption = Annotated[str | None, typer.Option("--set", help="The labelled set (
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")]
 
 
-def _evaluate(tool: str, set_path: str | None, as_json: bool) -> None:
+def _evaluate(tool: str, set_path: str | None, as_json: bool, database_url: str | None = None) -> None:
     from pathlib import Path
 
     from rich.console import Console
     from rich.progress import Progress
 
-    from salesboost.evaluation.knowledge import KnowledgeSet
+    from salesboost.evaluation.knowledge import DatabaseNotEmptyError, KnowledgeSet
     from salesboost.evaluation.measure import load, measure
     from salesboost.evaluation.runner import CallFailedError
     from salesboost.evaluation.sets import SetError
 
     try:
         labelled = load(tool, Path(set_path) if set_path else None)
-        with _database():
+        with _database(database_url):
             if isinstance(labelled, KnowledgeSet):
                 with Progress(console=Console(stderr=True), transient=True) as progress:
                     task = progress.add_task("ingesting the corpus", total=labelled.documents)
-                    report = asyncio.run(measure(labelled, on_file=lambda _: progress.advance(task)))
+                    report = asyncio.run(
+                        measure(labelled, on_file=lambda _: progress.advance(task), database_url=database_url)
+                    )
             else:
                 report = asyncio.run(measure(labelled))
-    except (SetError, CallFailedError) as exc:
+    except (SetError, CallFailedError, DatabaseNotEmptyError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
 
@@ -575,6 +587,17 @@ def eval_stage(set_path: SetOption = None, as_json: JsonOption = False) -> None:
 
 
 @eval_app.command("knowledge")
-def eval_knowledge(set_path: SetOption = None, as_json: JsonOption = False) -> None:
+def eval_knowledge(
+    set_path: SetOption = None,
+    as_json: JsonOption = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database", help="An empty, migrated database to measure on, by URL (migrate it with "
+            "SALESBOOST_DATABASE_URL=<URL> salesboost db upgrade); the corpus stays in it. Default: a temporary "
+            "SQLite file.",
+        ),
+    ] = None,
+) -> None:
     """nDCG@5, recall@5 and MRR of knowledge_retriever on a corpus and graded questions (document level)."""
-    _evaluate("knowledge", set_path, as_json)
+    _evaluate("knowledge", set_path, as_json, database)

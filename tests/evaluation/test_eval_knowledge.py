@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -54,3 +55,33 @@ def test_a_grade_out_of_range_and_a_set_without_corpus(tmp_path: Path) -> None:
     assert ":1: relevant.zebra.md: Input should be less than or equal to 3" in eval_error(
         "knowledge", "--set", str(tmp_path)
     )
+
+
+@pytest.mark.postgres
+def test_measured_on_an_empty_postgres_database_given_for_it(postgres_url: str, database: str) -> None:
+    report = eval_json("knowledge", "--set", str(SET), "--database", postgres_url)
+    assert report["metrics"]["ndcg_at_5"] == pytest.approx(2 / 3, abs=1e-4)
+    assert report["categories"]["found"]["mrr"] == 1.0
+    # the corpus stays where it was measured: a second run there would count its words twice, and is refused
+    line = eval_error("knowledge", "--set", str(SET), "--database", postgres_url)
+    assert line.endswith("measure on an empty one, as its documents would count in every word's statistics")
+    assert "collections: evaluation" in line
+    with sqlite3.connect(str(make_url(database).database)) as db:
+        assert db.execute("SELECT count(*) FROM kb_documents").fetchone() == (0,)
+
+
+@pytest.mark.postgres
+def test_a_database_given_unmigrated_is_one_line(empty_postgres_url: str) -> None:
+    line = eval_error("knowledge", "--set", str(SET), "--database", empty_postgres_url)
+    assert line.endswith("run `salesboost db upgrade`")
+    assert "has no tables yet" in line
+
+
+def test_a_database_that_is_no_url_or_does_not_answer_is_one_line() -> None:
+    line = eval_error("knowledge", "--set", str(SET), "--database", "nonsense")
+    assert line == "'nonsense' is not a database URL (e.g. postgresql+asyncpg://user@host/db)"
+    with socket.socket() as sock:  # a port nothing listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nowhere"
+    assert eval_error("knowledge", "--set", str(SET), "--database", url).startswith(f"{url} does not answer: ")

@@ -1,8 +1,8 @@
 """knowledge_retriever on a corpus and graded questions: nDCG@5, recall@5 and MRR at document level.
 
-The corpus is ingested into the run's database by the same code as `salesboost kb ingest`. Each question asks
-for the 20 best chunks (the tool's most); the chunks are mapped to their document (`source`), each document
-counting at the rank of its first chunk, and the first five documents are scored.
+The corpus is ingested into the run's database (an empty one) by the same code as `salesboost kb ingest`. Each
+question asks for the 20 best chunks (the tool's most); the chunks are mapped to their document (`source`), each
+document counting at the rank of its first chunk, and the first five documents are scored.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from salesboost.evaluation.report import Report, Row
 from salesboost.evaluation.runner import timed_call
 from salesboost.evaluation.sets import SetError, read_set, shown
 from salesboost.sales.knowledge.ingest import discover, ingest_folder
+from salesboost.sales.knowledge.search import collection_names
 
 TOOL = "knowledge_retriever"
 COLLECTION = "evaluation"
@@ -29,6 +30,11 @@ CUTOFF = 5
 COLUMNS = {"ndcg_at_5": "nDCG@5", "recall_at_5": "recall@5", "mrr": "MRR"}
 QUERIES = "queries.jsonl"
 CORPUS = "corpus"
+
+
+class DatabaseNotEmptyError(RuntimeError):
+    """The database given for a measurement holds a knowledge base: its documents would weigh in every word's
+    statistics (BM25's rarity is counted over the whole base), so the figures would not be the set's."""
 
 
 class KnowledgeQuery(BaseModel):
@@ -79,6 +85,13 @@ class KnowledgeSet:
     async def evaluate(self, runtime: Runtime, on_file: Callable[[str], None] | None = None) -> Report:
         """Ingest the corpus (`on_file` is told of each file), then ask every question."""
         backends = runtime.backends
+        async with backends.sessions()() as session:
+            held = await collection_names(session)
+        if held:
+            raise DatabaseNotEmptyError(
+                f"the database holds a knowledge base already (collections: {', '.join(held)}): measure on an "
+                "empty one, as its documents would count in every word's statistics"
+            )
         report = await ingest_folder(
             backends.sessions(), self.corpus, COLLECTION, on_file=on_file, invalidate=backends.invalidate
         )

@@ -24,9 +24,12 @@ def load(tool: str, path: Path | None = None) -> LabelledSet:
     return loader(path or BLIND_DIR / blind)
 
 
-async def measure(labelled: LabelledSet, on_file: Callable[[str], None] | None = None) -> Report:
-    """Run the set; `on_file` is told of each corpus file a knowledge set ingests."""
-    async with evaluation_runtime() as runtime:
+async def measure(
+    labelled: LabelledSet, on_file: Callable[[str], None] | None = None, database_url: str | None = None
+) -> Report:
+    """Run the set; `on_file` is told of each corpus file a knowledge set ingests; `database_url`: the database
+    to run on instead of a temporary SQLite file."""
+    async with evaluation_runtime(database_url) as runtime:
         if isinstance(labelled, knowledge.KnowledgeSet):
             return await labelled.evaluate(runtime, on_file)
         return await labelled.evaluate(runtime)

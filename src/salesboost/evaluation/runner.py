@@ -1,9 +1,9 @@
 """The runtime a measurement runs on, and the timed calls through it.
 
-A temporary SQLite file, migrated by the composition root on first use, so that a measurement never writes into
-the configured database, and no rate limit (a set is hundreds of calls from one caller); the other settings
-(rule pack, maximum discount, model path) are the environment's, which is what makes a measurement describe the
-tools as configured.
+A temporary SQLite file, migrated by the composition root on first use (or a database the user gives for the
+measurement, `salesboost eval knowledge --database`), so that a measurement never writes into the configured
+database; and no rate limit (a set is hundreds of calls from one caller); the other settings (rule pack, maximum
+discount, model path) are the environment's, which is what makes a measurement describe the tools as configured.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ class CallFailedError(RuntimeError):
 
 
 @asynccontextmanager
-async def evaluation_runtime() -> AsyncIterator[Runtime]:
+async def evaluation_runtime(database_url: str | None = None) -> AsyncIterator[Runtime]:
+    """The runtime on `database_url` (a database the user gave for this, migrated), else on a temporary SQLite
+    file."""
     with tempfile.TemporaryDirectory(prefix="salesboost-eval-") as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'eval.db'}"
+        url = database_url or f"sqlite+aiosqlite:///{Path(folder) / 'eval.db'}"
         settings = get_settings().model_copy(update={"database_url": url, "rate_limit_enabled": False})
         runtime = build_runtime(settings)
         try:

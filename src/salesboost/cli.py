@@ -25,10 +25,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def _database(url: str | None = None) -> Iterator[None]:
-    """A database (`url`, else the configured one) that is not a database URL, does not answer, is not migrated
-    (the SQLite default is, on first use), or an SQLite file whose write lock another process held past the busy
-    timeout, is one line saying so, and exit 2: never a traceback."""
+def _database(url: str | None = None, source: str = "") -> Iterator[None]:
+    """A database (`url` given as `source`, else the configured one) that is not a database URL, does not answer,
+    is not migrated (the SQLite default is, on first use), or an SQLite file whose write lock another process held
+    past the busy timeout, is one line saying so, and exit 2: never a traceback. A URL that does not parse is not
+    repeated: it may hold a password."""
     import socket
 
     from sqlalchemy.exc import ArgumentError
@@ -36,11 +37,12 @@ def _database(url: str | None = None) -> Iterator[None]:
     from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
 
     settings = get_settings()
-    url = url or settings.database_url
+    if url is None:
+        url, source = settings.database_url, env_var_name("database_url")
     try:
         yield
     except ArgumentError:
-        raise _fail(f"{url!r} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+        raise _fail(f"{source} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
     except (ConnectionError, socket.gaierror) as exc:
         raise _fail(f"{safe_url(url)} does not answer: {exc}") from None
     except DatabaseNotMigratedError as exc:
@@ -560,7 +562,7 @@ def _evaluate(tool: str, set_path: str | None, as_json: bool, database_url: str 
 
     try:
         labelled = load(tool, Path(set_path) if set_path else None)
-        with _database(database_url):
+        with _database(database_url, "--database"):
             if isinstance(labelled, KnowledgeSet):
                 with Progress(console=Console(stderr=True), transient=True) as progress:
                     task = progress.add_task("ingesting the corpus", total=labelled.documents)

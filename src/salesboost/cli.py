@@ -32,6 +32,7 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
     repeated: it may hold a password."""
     import socket
 
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
@@ -41,8 +42,12 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
         url, source = settings.database_url, env_var_name("database_url")
     try:
         yield
-    except ArgumentError:
-        raise _fail(f"{source} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+    except (ArgumentError, ValueError):
+        try:  # the URL's, or some other error of the command's own
+            make_url(url)
+        except (ArgumentError, ValueError):
+            raise _fail(f"{source} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
+        raise
     except (ConnectionError, socket.gaierror) as exc:
         raise _fail(f"{safe_url(url)} does not answer: {exc}") from None
     except DatabaseNotMigratedError as exc:

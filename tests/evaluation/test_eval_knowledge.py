@@ -78,8 +78,9 @@ def test_a_database_given_unmigrated_is_one_line(empty_postgres_url: str) -> Non
 
 
 def test_a_database_that_is_no_url_or_does_not_answer_is_one_line() -> None:
-    line = eval_error("knowledge", "--set", str(SET), "--database", "nonsense")
-    assert line == "--database is not a database URL (e.g. postgresql+asyncpg://user@host/db)"
+    for bad in ("nonsense", "postgresql+asyncpg://me:secret@host:port/db"):
+        line = eval_error("knowledge", "--set", str(SET), "--database", bad)
+        assert line == "--database is not a database URL (e.g. postgresql+asyncpg://user@host/db)"
     with socket.socket() as sock:  # a port nothing listens on once it is closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

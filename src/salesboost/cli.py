@@ -38,8 +38,11 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
     from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
 
     settings = get_settings()
+    configured = env_var_name("database_url")
+    # `salesboost db upgrade` migrates the configured database: a database given otherwise must be named to it.
+    migrate_with = "" if url is None else f" with {configured} set to it"
     if url is None:
-        url, source = settings.database_url, env_var_name("database_url")
+        url, source = settings.database_url, configured
     try:
         yield
     except (ArgumentError, ValueError):
@@ -51,7 +54,7 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
     except (ConnectionError, socket.gaierror) as exc:
         raise _fail(f"{safe_url(url)} does not answer: {exc}") from None
     except DatabaseNotMigratedError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(f"{exc}{migrate_with}") from None
     except DatabaseBusyError as exc:
         raise _fail(
             f"{safe_url(url)}: {exc} "

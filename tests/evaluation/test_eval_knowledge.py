@@ -73,7 +73,7 @@ def test_measured_on_an_empty_postgres_database_given_for_it(postgres_url: str, 
 @pytest.mark.postgres
 def test_a_database_given_unmigrated_is_one_line(empty_postgres_url: str) -> None:
     line = eval_error("knowledge", "--set", str(SET), "--database", empty_postgres_url)
-    assert line.endswith("run `salesboost db upgrade`")
+    assert line.endswith("run `salesboost db upgrade` with SALESBOOST_DATABASE_URL set to it")
     assert "has no tables yet" in line
 
 

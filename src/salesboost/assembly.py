@@ -34,7 +34,7 @@ from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.parts import ExecutorParts
 from salesboost.tools.permissions import load_permissions
 from salesboost.tools.ratelimit import Limiter, RateLimiter, load_rate_limits
-from salesboost.tools.recorders import AuditRecorder, MetricsRecorder, Recorder, TracingRecorder
+from salesboost.tools.recorders import Recorder, TracingRecorder
 from salesboost.tools.registry import ToolRegistry
 from salesboost.tools.retry import ToolRetryPolicy
 from salesboost.tools.selection import Bandit, BanditStore, ContextEncoder, build_policy
@@ -146,14 +146,14 @@ def executor_parts(
             max_pending=settings.audit_max_pending,
         )
         metrics.watch_audit(audit)
-    recorders: list[Recorder] = [MetricsRecorder(metrics).record, breakers.record]
+    recorders: list[Recorder] = [metrics.record, breakers.record]
     if settings.tracing:  # before the audit, which keeps the trace id; off, the extra is not even imported
         from salesboost.observability import tracing
 
         spans = tracing.ToolSpans(tracer_provider or tracing.tracer_provider(), content=settings.trace_content)
         recorders.append(TracingRecorder(spans).record)
     if audit is not None:
-        recorders.append(AuditRecorder(audit).record)
+        recorders.append(audit.record_call)
     if settings.bandit_enabled:
         recorders.append(bandit.record)
     recorders.append(events.record)  # last: a listener sees the call once everything else has recorded it

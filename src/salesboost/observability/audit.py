@@ -21,14 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -61,6 +64,56 @@ MIN_STATEMENT_ROWS = 16
 MAX_STATEMENTS = 16
 # 16 columns a row: 1,000 rows are 16,000 parameters, within SQLite's 32,766 (since 3.32) and PostgreSQL's 32,767.
 MAX_STATEMENT_ROWS = 1000
+
+
+class CallError(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+class AuditedCall(Protocol):
+    """What the writer reads of a finished call (`tools.call.Call`), and the id it stamps on it."""
+
+    audit_id: str | None
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def caller_id(self) -> str | None: ...
+
+    @property
+    def tool_call_id(self) -> str: ...
+
+    @property
+    def session_id(self) -> str | None: ...
+
+    @property
+    def error(self) -> CallError | None: ...
+
+    @property
+    def retries(self) -> int: ...
+
+    @property
+    def latency_ms(self) -> float: ...
+
+    @property
+    def cached(self) -> bool: ...
+
+    @property
+    def args(self) -> BaseModel | None: ...
+
+    @property
+    def payload(self) -> Any: ...
+
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+
+    @property
+    def trace_id(self) -> str | None: ...
 
 
 class AuditEntry(NamedTuple):
@@ -238,13 +291,38 @@ class AuditWriter:
         self.dropped = 0
         self.written = 0
         self.quarantined = 0
+        self._id_prefix = os.urandom(6).hex() + "-"  # audit ids: unique across processes without a lookup
+        self._ids = itertools.count(1)
 
     def record(self, entry: tuple[Any, ...]) -> None:
         """Queue one record, an `AuditEntry` or a plain tuple in its order (never waits)."""
         pending = self._pending
         pending.append(entry)
+        if self._loop is None or len(pending) > self.max_pending:
+            self._admitted()
+
+    def record_call(self, call: AuditedCall) -> None:
+        """Queue a finished call's record and stamp its `audit_id`: the executor's recorder itself, one frame
+        (`record` in the same step, inline: this runs once a call)."""
+        call.audit_id = audit_id = f"{self._id_prefix}{next(self._ids)}"  # decimal: no format spec to parse
+        error, args = call.error, call.args
+        pending = self._pending
+        pending.append(  # the fields of AuditEntry, in order
+            (
+                audit_id, time.time(), call.name, call.role, call.caller_id, call.tool_call_id, call.session_id,
+                "completed" if error is None else "failed", None if error is None else error.code, call.retries,
+                call.latency_ms, call.cached, args if args is not None else call.payload, call.result,
+                call.trace_id,
+            )
+        )
+        if self._loop is None or len(pending) > self.max_pending:
+            self._admitted()
+
+    def _admitted(self) -> None:
+        """After a record joined the queue: start the writer with the first, drop the oldest past the cap."""
         if self._loop is None:
             self._start()
+        pending = self._pending
         if len(pending) > self.max_pending:
             try:
                 pending.popleft()

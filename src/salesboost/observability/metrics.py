@@ -44,6 +44,33 @@ class AuditCounts(Protocol):
     def quarantined(self) -> int: ...
 
 
+class CallError(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+class FinishedCall(Protocol):
+    """What the metrics read of a finished call (`tools.call.Call`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def authorized(self) -> bool: ...
+
+    @property
+    def elapsed(self) -> float: ...
+
+    @property
+    def error(self) -> CallError | None: ...
+
+    @property
+    def retries(self) -> int: ...
+
+
 class ToolStats:
     """The counts of one tool, whatever the role (errors, retries)."""
 
@@ -90,10 +117,13 @@ class ToolMetrics(Collector):
         bound = self._bound.setdefault(tool, {})[role] = BoundToolMetrics(tool, role, stats)
         return bound
 
-    def record_call(self, tool: str, role: str, seconds: float, error_code: str | None, retries: int) -> None:
-        """Count one finished call: observed always (its successes are the observed less the failures), failed
-        when it has an error code, and each of its retries. One call on the hot path, without a bound helper
-        method per count."""
+    def record(self, call: FinishedCall) -> None:
+        """Count one finished call, once its role is known to be configured and allowed (an unknown role never
+        becomes a label): observed always (its successes are the observed less the failures), failed when it
+        has an error, and each of its retries. The executor's recorder itself: no frame in between."""
+        if not call.authorized:
+            return
+        tool, role, seconds = call.name, call.role, call.elapsed
         roles = self._bound.get(tool)
         bound = roles.get(role) if roles is not None else None
         if bound is None:
@@ -101,11 +131,11 @@ class ToolMetrics(Collector):
         bound.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         bound.duration_sum += seconds
         bound.duration_count += 1
-        if error_code is not None:
+        if (error := call.error) is not None:
             bound.failures += 1
             errors = bound.tool_stats.errors
-            errors[error_code] = errors.get(error_code, 0) + 1
-        if retries:
+            errors[error.code] = errors.get(error.code, 0) + 1
+        if retries := call.retries:
             counts = bound.tool_stats.retries
             for attempt in range(1, retries + 1):
                 counts[attempt] = counts.get(attempt, 0) + 1

@@ -204,8 +204,8 @@ class ToolExecutor:
             # (nested values are shared, read-only).
             result = dict(result)
         return envelope(
-            call.name, call.tool_call_id, call.role, result=result, error=call.error, cached=call.cached,
-            retry_count=call.retries, latency_ms=call.latency_ms, audit_id=call.audit_id,
+            call.name, call.tool_call_id, call.role, result, call.error, call.cached, call.retries, call.latency_ms,
+            call.audit_id,
         )
 
     # --- more than one call -----------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from salesboost.masking import preview
+from salesboost.observability.calls import FinishedCall
 from salesboost.store.audit import ToolAuditRecord
 from salesboost.store.db import WRITE_OPTIONS, create_engine, is_sqlite
 
@@ -64,56 +65,6 @@ MIN_STATEMENT_ROWS = 16
 MAX_STATEMENTS = 16
 # 16 columns a row: 1,000 rows are 16,000 parameters, within SQLite's 32,766 (since 3.32) and PostgreSQL's 32,767.
 MAX_STATEMENT_ROWS = 1000
-
-
-class CallError(Protocol):
-    @property
-    def code(self) -> str: ...
-
-
-class AuditedCall(Protocol):
-    """What the writer reads of a finished call (`tools.call.Call`), and the id it stamps on it."""
-
-    audit_id: str | None
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def caller_id(self) -> str | None: ...
-
-    @property
-    def tool_call_id(self) -> str: ...
-
-    @property
-    def session_id(self) -> str | None: ...
-
-    @property
-    def error(self) -> CallError | None: ...
-
-    @property
-    def retries(self) -> int: ...
-
-    @property
-    def latency_ms(self) -> float: ...
-
-    @property
-    def cached(self) -> bool: ...
-
-    @property
-    def args(self) -> BaseModel | None: ...
-
-    @property
-    def payload(self) -> Any: ...
-
-    @property
-    def result(self) -> dict[str, Any] | None: ...
-
-    @property
-    def trace_id(self) -> str | None: ...
 
 
 class AuditEntry(NamedTuple):
@@ -301,7 +252,7 @@ class AuditWriter:
         if self._loop is None or len(pending) > self.max_pending:
             self._admitted()
 
-    def record_call(self, call: AuditedCall) -> None:
+    def record_call(self, call: FinishedCall) -> None:
         """Queue a finished call's record and stamp its `audit_id`: the executor's recorder itself, one frame
         (`record` in the same step, inline: this runs once a call)."""
         call.audit_id = audit_id = f"{self._id_prefix}{next(self._ids)}"  # decimal: no format spec to parse

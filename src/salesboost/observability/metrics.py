@@ -19,6 +19,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from salesboost.observability.calls import FinishedCall
+
 STATUS_SUCCESS = "success"
 STATUS_ERROR = "error"
 
@@ -42,33 +44,6 @@ class AuditCounts(Protocol):
 
     @property
     def quarantined(self) -> int: ...
-
-
-class CallError(Protocol):
-    @property
-    def code(self) -> str: ...
-
-
-class FinishedCall(Protocol):
-    """What the metrics read of a finished call (`tools.call.Call`)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def authorized(self) -> bool: ...
-
-    @property
-    def elapsed(self) -> float: ...
-
-    @property
-    def error(self) -> CallError | None: ...
-
-    @property
-    def retries(self) -> int: ...
 
 
 class ToolStats:

@@ -242,11 +242,14 @@ async def test_a_blocked_database_fills_the_backlog_then_everything_is_written(d
         await engine.dispose()
 
 
-async def test_the_writer_stores_a_row_exactly_as_sqlalchemy_would(db_url: str) -> None:
+# A time in the middle of a second; one whose microseconds round up into the next second; one exactly half a
+# microsecond past (rounded to even).
+@pytest.mark.parametrize("epoch", [1_764_000_000.123456, 1_764_000_059.9999996, 1_764_000_000.0000005])
+async def test_the_writer_stores_a_row_exactly_as_sqlalchemy_would(db_url: str, epoch: float) -> None:
     """The writer sends its INSERT to the driver as it is: each column must still be stored as the ORM stores it
     (SQLite's date-time text and integer booleans; PostgreSQL's timestamptz)."""
     record = AuditEntry(
-        "w1", 1_764_000_000.123456, "echo", "coach", "key-1", "c1", "s1", "failed", "BOOM", 2, 12.5, True,
+        "w1", epoch, "echo", "coach", "key-1", "c1", "s1", "failed", "BOOM", 2, 12.5, True,
         {"a": 1}, {"ok": "é"}, "ab" * 16,
     )
     writer = AuditWriter(db_url)

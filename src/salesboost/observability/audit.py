@@ -28,14 +28,15 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import (
     DBAPIError,
     InterfaceError,
@@ -44,13 +45,12 @@ from sqlalchemy.exc import (
     ProgrammingError,
     StatementError,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesboost.masking import preview
 from salesboost.observability.calls import FinishedCall
 from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import WRITE_OPTIONS, create_engine, is_sqlite
+from salesboost.store.db import WRITE_OPTIONS, create_engine, create_sqlite_writer, is_sqlite
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,7 +139,7 @@ def _row(record: tuple[Any, ...]) -> tuple[Any, ...]:
     canonical = _canonical(payload)
     return (
         audit_id,
-        datetime.fromtimestamp(created_at, UTC),
+        created_at,  # epoch seconds: `_Insert` stores them as its dialect's column does
         _text(tool, 100),
         _text(caller_role, 50),
         _text(caller_id, 100) if caller_id else None,
@@ -163,6 +163,33 @@ COLUMNS = (
 )
 
 
+def _aware(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class _SQLiteTime:
+    """Epoch seconds as SQLite's DATETIME text, the text SQLAlchemy's processor writes for
+    `datetime.fromtimestamp(epoch, UTC)`: the microseconds rounded as that rounds them (half to even, carried into
+    the second), the date and time to the second formatted once a second, not for every row (1.5 µs a row)."""
+
+    __slots__ = ("_head", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._head = ""
+
+    def __call__(self, epoch: float) -> str:
+        second = int(epoch)
+        micro = round((epoch - second) * 1e6)  # the fraction is exact: `datetime`'s own steps
+        if micro >= 1_000_000:
+            second += 1
+            micro -= 1_000_000
+        if second != self._second:
+            self._head = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._head}.{micro:06d}"
+
+
 class _Insert:
     """The audit table's multi-row INSERT for one dialect, sent to the driver as it is (`exec_driver_sql`).
 
@@ -175,10 +202,12 @@ class _Insert:
         table = ToolAuditRecord.__table__
         if {c.name for c in table.c} != set(COLUMNS):  # a column added to the table and not to the rows
             raise RuntimeError(f"audit rows hold {COLUMNS}, the table {[c.name for c in table.c]}")
-        self._processors = [
+        self._processors: list[tuple[int, Callable[[Any], Any]]] = [
             (i, process) for i, name in enumerate(COLUMNS)
-            if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            if name != "created_at"
+            and (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
+        self._processors.append((COLUMNS.index("created_at"), _SQLiteTime() if dialect.name == "sqlite" else _aware))
         self._dollar = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2, ...; sqlite: ?
         if not self._dollar and dialect.paramstyle != "qmark":
             raise ValueError(f"the audit writer does not know the {dialect.paramstyle!r} parameter style")
@@ -234,7 +263,7 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
         self._serving: Future[None] | None = None
-        self._engine: AsyncEngine | None = None
+        self._db: _AsyncDatabase | _SQLiteDatabase
         self._insert: _Insert
         self._wake: asyncio.Event  # these three are the writer loop's, made by `_start`
         self._lock: asyncio.Lock
@@ -338,16 +367,13 @@ class AuditWriter:
         with self._starting:
             if self._loop is not None:
                 return
-            if is_sqlite(self.database_url):
-                # A connection per flush, so no driver thread of ours outlives a writer nobody closed.
-                # Every transaction of this engine writes (BEGIN IMMEDIATE on SQLite, see `store.db`).
-                self._engine = create_engine(self.database_url, poolclass=NullPool, execution_options=WRITE_OPTIONS)
-            else:
-                self._engine = create_engine(self.database_url, execution_options=WRITE_OPTIONS)
+            self._db = _SQLiteDatabase(self.database_url) if is_sqlite(self.database_url) else _AsyncDatabase(
+                self.database_url
+            )
             # Each statement one multi-row INSERT, not an executemany: that steps SQLite once per row, and each step
             # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
             # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
-            self._insert = _Insert(self._engine.dialect)
+            self._insert = _Insert(self._db.dialect)
             self._wake, self._lock, self._closing = asyncio.Event(), asyncio.Lock(), False
             loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=loop.run_forever, name="salesboost-audit-writer", daemon=True)
@@ -376,26 +402,24 @@ class AuditWriter:
 
     async def _close(self) -> None:
         assert self._serving is not None
-        assert self._engine is not None
         self._closing = True
         self._wake.set()
         await asyncio.wrap_future(self._serving)
         try:
             await self._flush()
         finally:
-            await self._engine.dispose()
+            await self._db.dispose()
 
     async def _flush(self) -> int:
         """Write the records waiting now (not those arriving meanwhile, so a flush under load ends), in batches
         of `batch_size` rows, each its own transaction, on one connection."""
-        assert self._engine is not None
         written = 0
         async with self._lock:
             todo = len(self._pending)
             if not todo:
                 return 0
             statement_rows = min(MAX_STATEMENT_ROWS, max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS)))
-            async with self._engine.connect() as conn:
+            async with self._db.connect() as conn:
                 while todo > 0:
                     batch = self._take(min(todo, self.batch_size))
                     if not batch:
@@ -417,7 +441,7 @@ class AuditWriter:
         self._writing = len(batch)
         return batch
 
-    async def _write(self, conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
+    async def _write(self, conn: Any, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
         """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
         one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
@@ -450,10 +474,56 @@ class AuditWriter:
                 self.written += 1
         return written
 
-    async def _transaction(self, conn: AsyncConnection, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
+    async def _transaction(self, conn: Any, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
         """One transaction; its rows are built and inserted `statement_rows` at a time."""
         insert = self._insert
+        chunks = (batch[start : start + statement_rows] for start in range(0, len(batch), statement_rows))
+        await self._db.transaction(conn, ((insert.text(len(rows)), insert.parameters(rows)) for rows in chunks))
+
+
+Statements = Iterable[tuple[str, tuple[Any, ...]]]
+
+
+class _AsyncDatabase:
+    """The writer's database through its async driver (asyncpg for PostgreSQL): a pool of the writer's own."""
+
+    def __init__(self, url: str) -> None:
+        # Every transaction of this engine writes (see `store.db`).
+        self._engine = create_engine(url, execution_options=WRITE_OPTIONS)
+        self.dialect = self._engine.dialect
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._engine.connect()
+
+    async def transaction(self, conn: AsyncConnection, statements: Statements) -> None:
         async with conn.begin():
-            for start in range(0, len(batch), statement_rows):
-                rows = batch[start : start + statement_rows]
-                await conn.exec_driver_sql(insert.text(len(rows)), insert.parameters(rows))
+            for text, parameters in statements:
+                await conn.exec_driver_sql(text, parameters)
+
+    async def dispose(self) -> None:
+        await self._engine.dispose()
+
+
+class _SQLiteDatabase:
+    """The writer's SQLite file through the standard library's driver, called on the writer's thread, which has
+    nothing else to do meanwhile (and SQLite lets the interpreter go while it writes). aiosqlite handed each
+    statement to a thread of its own and back, and started that thread for each flush (a connection per flush,
+    so that none outlived a writer nobody closed): with its statements prepared anew, about 6 µs a record. This
+    one connection stays open until the writer closes (a daemon thread's: nothing of it keeps a process alive)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_sqlite_writer(url)
+        self.dialect = self._engine.dialect
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    async def transaction(self, conn: Connection, statements: Statements) -> None:
+        with conn.begin():
+            for text, parameters in statements:
+                conn.exec_driver_sql(text, parameters)
+
+    async def dispose(self) -> None:
+        self._engine.dispose()

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -50,12 +51,38 @@ def create_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwa
     kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    _make_folder(url)
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+    _sqlite_transactions(engine.sync_engine)
+    return engine
+
+
+def create_sqlite_writer(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """A synchronous engine on the SQLite database of `url` (aiosqlite's or pysqlite's), for a thread of its own
+    that only writes (the audit writer): the standard library's driver, called directly, without a thread hop
+    per statement. Its one connection stays open between writes (with its prepared statements); every transaction
+    is a write, begun as `create_engine`'s are."""
+    _make_folder(url)
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite"), connect_args={"timeout": busy_timeout}, pool_size=1,
+        execution_options=WRITE_OPTIONS, hide_parameters=True,
+    )
+    _sqlite_transactions(engine)
+    return engine
+
+
+def _make_folder(url: str) -> None:
+    """Create the SQLite file's folder."""
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """WAL, foreign keys, and transactions begun by us: BEGIN IMMEDIATE to write, BEGIN in `query_only` mode
+    otherwise (see `create_engine`)."""
+
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # the driver emits no BEGIN of its own: `_begin` does
         cursor = dbapi_conn.cursor()
@@ -65,7 +92,7 @@ def create_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwa
         cursor.close()
         record.info[_QUERY_ONLY] = False
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         write = bool(conn.get_execution_options().get(_WRITE))
         info = conn.connection.info  # the DBAPI connection's, kept while the pool keeps it
@@ -73,8 +100,6 @@ def create_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwa
             conn.exec_driver_sql(f"PRAGMA query_only={int(not write)}")
             info[_QUERY_ONLY] = not write
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -93,12 +93,19 @@ class ToolExecutor:
                 raise refused
             entry = call.entry = self.registry.resolve(name, caller_role)
             call.authorized = True  # only now may the role label a metric
-            args = call.args = self._validate(entry, payload)
+            try:
+                args = call.args = entry.parse(payload if payload is not None else {})
+            except ValidationError as exc:
+                raise input_error(name, exc) from None
             entry.authorize_action(args, caller_role)
             if idempotency_key is not None or self.require_idempotency_key:
                 check_call(entry, args, idempotency_key, required=self.require_idempotency_key)
+            # The rate limit, asked only when one may apply (the tool's, or one of the role's), before any work.
             # Shared state (Redis) answers with an awaitable; in-process state decides at once (None, a bool).
-            if (pending := self._limit(entry, call)) is not None:
+            limit, limiter = entry.policy.rate_limit, self.parts.limiter
+            if limiter is not None and (limit is not None or limiter.by_role) and (
+                pending := limiter.check(name, call.caller, caller_role, limit)
+            ) is not None:
                 await pending
             if claim is not None:
                 await claim()
@@ -114,21 +121,6 @@ class ToolExecutor:
         except Exception as exc:
             call.exc = exc
         return self._record(call)
-
-    @staticmethod
-    def _validate(entry: RegisteredTool, payload: Mapping[str, Any] | None) -> BaseModel:
-        try:
-            args = entry.parse(payload if payload is not None else {})
-        except ValidationError as exc:
-            raise input_error(entry.name, exc) from None
-        return args
-
-    def _limit(self, entry: RegisteredTool, call: Call) -> Awaitable[None] | None:
-        """The rate limit: refuse before doing any work."""
-        limit, limiter = entry.policy.rate_limit, self.parts.limiter
-        if limiter is None or (limit is None and not limiter.by_role):
-            return None
-        return limiter.check(call.name, call.caller, call.role, limit)
 
     def _cache_lookup(self, call: Call, entry: RegisteredTool, args: BaseModel) -> bool | Awaitable[bool]:
         policy = entry.policy

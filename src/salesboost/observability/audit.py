@@ -28,29 +28,18 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import Coroutine
 from concurrent.futures import Future
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import (
-    DBAPIError,
-    InterfaceError,
-    InternalError,
-    OperationalError,
-    ProgrammingError,
-    StatementError,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesboost.masking import preview
 from salesboost.observability.calls import FinishedCall
-from salesboost.store.audit import ToolAuditRecord
-from salesboost.store.db import WRITE_OPTIONS, create_engine, create_sqlite_writer, is_sqlite
+
+if TYPE_CHECKING:
+    from salesboost.observability.audit_sql import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -121,16 +110,8 @@ def _text(value: str, limit: int) -> str:
 
 
 
-def _unreachable(exc: BaseException) -> bool:
-    """The database is away or not ready (keep the records for the next try), as opposed to refusing a row
-    for what it holds (write the others, quarantine that one)."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | ProgrammingError | InternalError | OSError)
-
-
 def _row(record: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The row of a record, its values in `COLUMNS` order."""
+    """The row of a record, its values in `audit_sql.COLUMNS` order."""
     # The fields of `AuditEntry`, unpacked as a plain tuple (building the named tuple costs a microsecond).
     (
         audit_id, created_at, tool, caller_role, caller_id, tool_call_id, session_id, status, error_code,
@@ -139,7 +120,7 @@ def _row(record: tuple[Any, ...]) -> tuple[Any, ...]:
     canonical = _canonical(payload)
     return (
         audit_id,
-        created_at,  # epoch seconds: `_Insert` stores them as its dialect's column does
+        created_at,  # epoch seconds: `audit_sql` stores them as its dialect's column does
         _text(tool, 100),
         _text(caller_role, 50),
         _text(caller_id, 100) if caller_id else None,
@@ -155,88 +136,6 @@ def _row(record: tuple[Any, ...]) -> tuple[Any, ...]:
         preview(canonical.decode(), PREVIEW_CHARS),
         trace_id,
     )
-
-
-COLUMNS = (
-    "id", "created_at", "tool", "caller_role", "caller_id", "tool_call_id", "session_id", "status", "error_code",
-    "retry_count", "latency_ms", "cached", "input_hash", "result_hash", "input_preview", "trace_id",
-)
-
-
-def _aware(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-class _SQLiteTime:
-    """Epoch seconds as SQLite's DATETIME text, the text SQLAlchemy's processor writes for
-    `datetime.fromtimestamp(epoch, UTC)`: the microseconds rounded as that rounds them (half to even, carried into
-    the second), the date and time to the second formatted once a second, not for every row (1.5 µs a row)."""
-
-    __slots__ = ("_head", "_second")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._head = ""
-
-    def __call__(self, epoch: float) -> str:
-        second = int(epoch)
-        micro = round((epoch - second) * 1e6)  # the fraction is exact: `datetime`'s own steps
-        if micro >= 1_000_000:
-            second += 1
-            micro -= 1_000_000
-        if second != self._second:
-            self._head = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._head}.{micro:06d}"
-
-
-class _Insert:
-    """The audit table's multi-row INSERT for one dialect, sent to the driver as it is (`exec_driver_sql`).
-
-    SQLAlchemy's own multi-row INSERT compiles and processes every row's parameters in Python, about 60 µs a row
-    here; this keeps one SQL text per row count (the driver prepares it once: sqlite3's and asyncpg's statement
-    caches) and runs each column's own bind processor, so a row is stored exactly as SQLAlchemy would store it
-    (SQLite's date-time text, its integer booleans)."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        table = ToolAuditRecord.__table__
-        if {c.name for c in table.c} != set(COLUMNS):  # a column added to the table and not to the rows
-            raise RuntimeError(f"audit rows hold {COLUMNS}, the table {[c.name for c in table.c]}")
-        self._processors: list[tuple[int, Callable[[Any], Any]]] = [
-            (i, process) for i, name in enumerate(COLUMNS)
-            if name != "created_at"
-            and (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        ]
-        self._processors.append((COLUMNS.index("created_at"), _SQLiteTime() if dialect.name == "sqlite" else _aware))
-        self._dollar = dialect.paramstyle == "numeric_dollar"  # asyncpg: $1, $2, ...; sqlite: ?
-        if not self._dollar and dialect.paramstyle != "qmark":
-            raise ValueError(f"the audit writer does not know the {dialect.paramstyle!r} parameter style")
-        self._head = f"INSERT INTO {ToolAuditRecord.__tablename__} ({', '.join(COLUMNS)}) VALUES "
-        self._texts: dict[int, str] = {}
-
-    def text(self, rows: int) -> str:
-        text = self._texts.get(rows)
-        if text is None:
-            width = len(COLUMNS)
-            if self._dollar:
-                groups = (
-                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
-                )
-            else:
-                groups = ("(" + ", ".join("?" * width) + ")" for _ in range(rows))
-            text = self._texts[rows] = self._head + ", ".join(groups)
-        return text
-
-    def parameters(self, batch: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-        """The rows of the batch's records, flattened, through the bind processors."""
-        values: list[Any] = []
-        for record in batch:
-            row = list(_row(record))
-            for i, process in self._processors:
-                if row[i] is not None:
-                    row[i] = process(row[i])
-            values += row
-        return tuple(values)
 
 
 class AuditWriter:
@@ -263,8 +162,7 @@ class AuditWriter:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the writer thread's
         self._serving: Future[None] | None = None
-        self._db: _AsyncDatabase | _SQLiteDatabase
-        self._insert: _Insert
+        self._db: Database | None = None  # opened by the writer's thread, at its first write
         self._wake: asyncio.Event  # these three are the writer loop's, made by `_start`
         self._lock: asyncio.Lock
         self._closing: bool
@@ -367,13 +265,6 @@ class AuditWriter:
         with self._starting:
             if self._loop is not None:
                 return
-            self._db = _SQLiteDatabase(self.database_url) if is_sqlite(self.database_url) else _AsyncDatabase(
-                self.database_url
-            )
-            # Each statement one multi-row INSERT, not an executemany: that steps SQLite once per row, and each step
-            # lends the interpreter to the service's saturated loop and waits up to 5 ms to get it back (the
-            # writer fell behind at 1,100 req/s, busy 7 to 20% of the time).
-            self._insert = _Insert(self._db.dialect)
             self._wake, self._lock, self._closing = asyncio.Event(), asyncio.Lock(), False
             loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=loop.run_forever, name="salesboost-audit-writer", daemon=True)
@@ -408,7 +299,8 @@ class AuditWriter:
         try:
             await self._flush()
         finally:
-            await self._db.dispose()
+            if self._db is not None:
+                await self._db.dispose()
 
     async def _flush(self) -> int:
         """Write the records waiting now (not those arriving meanwhile, so a flush under load ends), in batches
@@ -419,14 +311,15 @@ class AuditWriter:
             if not todo:
                 return 0
             statement_rows = min(MAX_STATEMENT_ROWS, max(MIN_STATEMENT_ROWS, -(-todo // MAX_STATEMENTS)))
-            async with self._db.connect() as conn:
+            db = self._database()
+            async with db.connect() as conn:
                 while todo > 0:
                     batch = self._take(min(todo, self.batch_size))
                     if not batch:
                         break
                     todo -= len(batch)
                     try:
-                        written += await self._write(conn, batch, statement_rows)
+                        written += await self._write(db, conn, batch, statement_rows)
                     finally:
                         self._writing = 0
         return written
@@ -441,14 +334,23 @@ class AuditWriter:
         self._writing = len(batch)
         return batch
 
-    async def _write(self, conn: Any, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
+    def _database(self) -> Database:
+        """The database, opened on the writer's thread at its first write: SQLAlchemy and the driver (about
+        0.2 s of imports) stay off the path of a process's first call."""
+        if self._db is None:
+            from salesboost.observability.audit_sql import open_database
+
+            self._db = open_database(self.database_url)
+        return self._db
+
+    async def _write(self, db: Database, conn: Any, batch: list[tuple[Any, ...]], statement_rows: int) -> int:
         """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
         one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
         try:
-            await self._transaction(conn, batch, statement_rows)
+            await db.transaction(conn, batch, statement_rows, _row)
         except Exception as exc:
-            if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
+            if not db.refused_row(exc):
                 self._pending.extendleft(reversed(batch))
                 raise
         else:
@@ -457,9 +359,9 @@ class AuditWriter:
         written = 0
         for i, record in enumerate(batch):
             try:
-                await self._transaction(conn, [record], 1)
+                await db.transaction(conn, [record], 1, _row)
             except Exception as exc:
-                if not isinstance(exc, DBAPIError | StatementError) or _unreachable(exc):
+                if not db.refused_row(exc):
                     self._pending.extendleft(reversed(batch[i:]))
                     raise
                 self.quarantined += 1
@@ -473,57 +375,3 @@ class AuditWriter:
                 written += 1
                 self.written += 1
         return written
-
-    async def _transaction(self, conn: Any, batch: list[tuple[Any, ...]], statement_rows: int) -> None:
-        """One transaction; its rows are built and inserted `statement_rows` at a time."""
-        insert = self._insert
-        chunks = (batch[start : start + statement_rows] for start in range(0, len(batch), statement_rows))
-        await self._db.transaction(conn, ((insert.text(len(rows)), insert.parameters(rows)) for rows in chunks))
-
-
-Statements = Iterable[tuple[str, tuple[Any, ...]]]
-
-
-class _AsyncDatabase:
-    """The writer's database through its async driver (asyncpg for PostgreSQL): a pool of the writer's own."""
-
-    def __init__(self, url: str) -> None:
-        # Every transaction of this engine writes (see `store.db`).
-        self._engine = create_engine(url, execution_options=WRITE_OPTIONS)
-        self.dialect = self._engine.dialect
-
-    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self._engine.connect()
-
-    async def transaction(self, conn: AsyncConnection, statements: Statements) -> None:
-        async with conn.begin():
-            for text, parameters in statements:
-                await conn.exec_driver_sql(text, parameters)
-
-    async def dispose(self) -> None:
-        await self._engine.dispose()
-
-
-class _SQLiteDatabase:
-    """The writer's SQLite file through the standard library's driver, called on the writer's thread, which has
-    nothing else to do meanwhile (and SQLite lets the interpreter go while it writes). aiosqlite handed each
-    statement to a thread of its own and back, and started that thread for each flush (a connection per flush,
-    so that none outlived a writer nobody closed): with its statements prepared anew, about 6 µs a record. This
-    one connection stays open until the writer closes (a daemon thread's: nothing of it keeps a process alive)."""
-
-    def __init__(self, url: str) -> None:
-        self._engine = create_sqlite_writer(url)
-        self.dialect = self._engine.dialect
-
-    @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[Connection]:
-        with self._engine.connect() as conn:
-            yield conn
-
-    async def transaction(self, conn: Connection, statements: Statements) -> None:
-        with conn.begin():
-            for text, parameters in statements:
-                conn.exec_driver_sql(text, parameters)
-
-    async def dispose(self) -> None:
-        self._engine.dispose()

@@ -17,7 +17,8 @@ import salesboost.store.knowledge
 import salesboost.store.sessions
 import salesboost.store.sms  # noqa: F401 (every table in the metadata)
 from salesboost.store.base import Base
-from salesboost.store.db import WRITE_OPTIONS, alembic_config, create_engine, downgrade, schema_head, upgrade
+from salesboost.store.db import WRITE_OPTIONS, alembic_config, create_engine, downgrade, upgrade
+from salesboost.store.schema import schema_head
 from salesboost.tools.idempotency import IDEMPOTENCY_KEY_MAX
 
 

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from salesboost.store.schema import (
+    DEFAULT_BUSY_TIMEOUT,
+    MIGRATIONS,
+    busy_is_timeout,
+    schema_head,
+    sqlite_revision,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 # Alembic (about 0.15 s of imports with its dialects and templates) is imported by the functions that migrate,
 # not by a process that finds its schema current.
-MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
-# Seconds a writer waits for another process's SQLite write lock (SALESBOOST_SQLITE_BUSY_TIMEOUT).
-DEFAULT_BUSY_TIMEOUT = 30.0
 # The execution option that marks a write transaction; `writing` sets it, `create_engine`'s `_begin` reads it.
 _WRITE = "salesboost_write"
 WRITE_OPTIONS: dict[str, Any] = {_WRITE: True}
@@ -106,30 +109,12 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-class DatabaseBusyError(TimeoutError):
-    """SQLite's "database is locked": another process held the write lock past the busy timeout. A timeout, so
-    the runtime answers it as one (`TOOL_TIMEOUT`, retryable) and the CLI as one line."""
-
-
-@contextmanager
-def _busy_is_timeout() -> Iterator[None]:
-    try:
-        yield
-    except (OperationalError, sqlite3.OperationalError) as exc:  # through SQLAlchemy, or the standard library's
-        code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
-        if code is None or code & 0xFF != sqlite3.SQLITE_BUSY:
-            raise
-        raise DatabaseBusyError(
-            "the database is locked: another process held its write lock past the busy timeout"
-        ) from exc
-
-
 @asynccontextmanager
 async def writing(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session in a write transaction: committed when the block ends, rolled back if it raises. Every write
     goes through here; on SQLite it begins with BEGIN IMMEDIATE (see `create_engine`), and a lock that stays
     taken past the busy timeout is `DatabaseBusyError`."""
-    with _busy_is_timeout():
+    with busy_is_timeout():
         async with sessions(execution_options=WRITE_OPTIONS) as session, session.begin():
             yield session
 
@@ -153,26 +138,6 @@ class DatabaseNotMigratedError(RuntimeError):
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
-
-
-def schema_head() -> str:
-    """The revision this version needs: the newest migration's. Each revision is named after its file, numbered
-    in order (`0010_customer_time_zone.py` is "0010_customer_time_zone", down from the one before), so the head
-    is read off the folder without Alembic's script machinery; tests/store/test_migrations.py holds Alembic's own
-    answer to it."""
-    return max(path.stem for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
-
-
-def sqlite_revision(database: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> str | None:
-    """The revision an SQLite file is at (None: no file, or no tables yet), read with the standard library."""
-    if not Path(database).exists():
-        return None
-    with _busy_is_timeout(), closing(sqlite3.connect(database, timeout=busy_timeout)) as conn:
-        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
-        if found.fetchone() is None:
-            return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return None if row is None else str(row[0])
 
 
 def migration_state(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> tuple[str | None, str]:
@@ -224,7 +189,7 @@ def upgrade(url: str, revision: str = "head", *, busy_timeout: float = DEFAULT_B
     """Apply the migrations (blocking; from async code run it with `asyncio.to_thread`)."""
     from alembic import command
 
-    with _busy_is_timeout():
+    with busy_is_timeout():
         command.upgrade(alembic_config(url, busy_timeout=busy_timeout), revision)
 
 

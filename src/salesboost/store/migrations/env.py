@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from salesboost.store.base import Base
-from salesboost.store.db import DEFAULT_BUSY_TIMEOUT, WRITE_OPTIONS, create_engine
+from salesboost.store.db import WRITE_OPTIONS, create_engine
+from salesboost.store.schema import DEFAULT_BUSY_TIMEOUT
 
 config = context.config
 target_metadata = Base.metadata

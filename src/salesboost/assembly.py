@@ -22,11 +22,10 @@ from salesboost.config import Settings, get_settings
 from salesboost.observability.audit import AuditWriter
 from salesboost.observability.metrics import ToolMetrics, default_metrics
 from salesboost.sales import DEFAULT_TOOLS
-from salesboost.sales.demo import SEEDERS
 from salesboost.sales.stage.labels import Stage
 from salesboost.state.bandit import LocalBanditStore, RedisBanditStore
-from salesboost.store.db import create_engine, ensure_migrated, session_factory
-from salesboost.tools.base import ToolBackends
+from salesboost.store.schema import sqlite_is_current
+from salesboost.tools.base import OpenedDatabase, ToolBackends
 from salesboost.tools.cache import Cache, ToolCache
 from salesboost.tools.circuit import Breakers, BreakerState
 from salesboost.tools.events import CallbackRunner, EventBus, StatusEvents
@@ -46,14 +45,25 @@ if TYPE_CHECKING:
 
 
 def create_backends(settings: Settings) -> ToolBackends:
-    """The shared backends, chosen once from settings."""
-    engine = create_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
-    return ToolBackends(settings=settings, session_factory=session_factory(engine), engine=engine)
+    """The shared backends, chosen once from settings; the database is opened by the first call that needs it."""
+
+    def connect() -> OpenedDatabase:
+        from salesboost.store.db import create_engine, session_factory  # SQLAlchemy: off a fresh process's path
+
+        engine = create_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+        return engine, session_factory(engine)
+
+    return ToolBackends(settings=settings, connect=connect)
 
 
 def check_database(settings: Settings) -> None:
     """Migrate the embedded SQLite file on first use; refuse any other database that is not migrated
-    (`DatabaseNotMigratedError`). Runs in a thread of its own, so it works inside a running event loop too."""
+    (`DatabaseNotMigratedError`). An SQLite file found current is read with the standard library alone; the rest
+    runs in a thread of its own, so it works inside a running event loop too."""
+    if sqlite_is_current(settings.database_url, busy_timeout=settings.sqlite_busy_timeout):
+        return
+    from salesboost.store.db import ensure_migrated  # SQLAlchemy, Alembic: when there is more to do
+
     with ThreadPoolExecutor(1, thread_name_prefix="salesboost-migrate") as thread:
         thread.submit(ensure_migrated, settings.database_url, busy_timeout=settings.sqlite_busy_timeout).result()
 
@@ -137,7 +147,7 @@ def executor_parts(
     events = StatusEvents(bus, CallbackRunner(settings.callback_timeout))
     bandit = build_bandit(settings, registry.roles, shared)
     audit = None
-    if settings.audit_enabled and backends.session_factory is not None:
+    if settings.audit_enabled and backends.has_database:
         audit = AuditWriter(
             settings.database_url,
             flush_interval=settings.audit_flush_interval,
@@ -241,10 +251,11 @@ def frozen_startup(enabled: bool = True) -> Iterator[None]:
 @asynccontextmanager
 async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIterator[None]:
     """Deliver the SMS outbox while the service runs (leases make several replicas safe)."""
-    sessions = executor.registry.backends.session_factory
-    if not settings.sms_dispatcher_enabled or sessions is None:
+    backends = executor.registry.backends
+    if not settings.sms_dispatcher_enabled or not backends.has_database:
         yield
         return
+    sessions = backends.sessions()
     from salesboost.sales.sms.outbox import OutboxDispatcher  # the service's only: off the CLI's path
 
     dispatcher = OutboxDispatcher.from_settings(settings, sessions)
@@ -260,6 +271,8 @@ async def sms_dispatcher(settings: Settings, executor: ToolExecutor) -> AsyncIte
 
 async def seed_demo(settings: Settings) -> list[str]:
     """Load the demo data into the configured database; one line per loader."""
+    from salesboost.sales.demo import SEEDERS  # the database's loaders: off the path of a service's start
+
     backends = create_backends(settings)
     try:
         return [await seeder(backends) for seeder in SEEDERS]

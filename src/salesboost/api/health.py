@@ -38,9 +38,9 @@ async def healthz() -> Response:
 
 
 async def _database(backends: ToolBackends) -> str:
-    if backends.session_factory is None:
+    if not backends.has_database:
         return "skipped"
-    async with backends.session_factory() as session:
+    async with backends.sessions()() as session:
         await session.execute(text("SELECT 1"))
     return "ok"
 

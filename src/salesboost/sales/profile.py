@@ -7,14 +7,16 @@ under the tag `customer:<id>`, which a CRM create or update of that customer dro
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from salesboost.sales.crm.customers import PROFILE_FIELDS, CustomerId, cache_tag, customer_number, load
-from salesboost.store.customers import Customer
+from salesboost.sales.crm.customers import PROFILE_FIELDS, CustomerId, cache_tag, customer_number
 from salesboost.tools.base import Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolPermissionError
+
+if TYPE_CHECKING:
+    from salesboost.store.customers import Customer
 
 # What a simulated buyer (the npc role) may know about the customer it plays: never how to reach them.
 PERSONA_FIELDS: tuple[str, ...] = ("company", "contact_name", "industry", *PROFILE_FIELDS)
@@ -83,8 +85,10 @@ class ProfileReaderTool(Tool[ProfileInput, ProfileOutput]):
                 + ", ".join(PERSONA_FIELDS),
                 details={"field": args.field, "allowed_fields": list(PERSONA_FIELDS)},
             )
+        from salesboost.sales.crm import rows  # the database's side, imported by the first call
+
         async with ctx.backends.sessions()() as session:
-            row = await load(session, customer_number(args.customer_id))
+            row = await rows.load(session, customer_number(args.customer_id))
         if row is None:
             return ProfileOutput(customer_id=args.customer_id, found=False, field=args.field)
         profile = profile_of(row, ctx.caller_role)

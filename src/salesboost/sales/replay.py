@@ -18,15 +18,13 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from salesboost.store.db import writing
-from salesboost.store.idempotency import IdempotencyRecord
 from salesboost.tools.base import ToolContext
 from salesboost.tools.errors import ToolDomainError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
@@ -70,6 +68,12 @@ async def run_once(
 ) -> T:
     """Run `work` (its outcome and the id of what it made) in one transaction with the `claim`; or, when
     its key was used with this payload before, `replay` the outcome from the id of what the first call made."""
+    # The database's parts, imported by the first write (the tools that write import this module at start-up).
+    from sqlalchemy.exc import IntegrityError
+
+    from salesboost.store.db import writing
+    from salesboost.store.idempotency import IdempotencyRecord
+
     if claim is not None and (first := await _replayed(sessions, claim, replay)) is not None:
         return first
     try:
@@ -98,6 +102,8 @@ async def run_once(
 async def _replayed(
     sessions: async_sessionmaker[AsyncSession], claim: Claim, replay: Callable[[AsyncSession, str], Awaitable[T]]
 ) -> T | None:
+    from salesboost.store.idempotency import IdempotencyRecord
+
     async with sessions() as session:
         record = await session.get(IdempotencyRecord, (claim.scope, claim.owner, claim.key))
         if record is None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from customer_harness import customer_executor
 from harness import failed, ok
 
 from salesboost.config import DATA_DIR, load_settings
+from salesboost.sales.crm.customers import Stage
 from salesboost.sales.crm.seed import CustomerFileError, read_customer_file, seed_customers
+from salesboost.store.customers import STAGES
 from salesboost.tools.base import ToolBackends
 from salesboost.tools.executor import ToolExecutor
 from salesboost.tools.result import ToolResult
@@ -335,3 +338,7 @@ async def test_a_nul_is_bad_input_on_both_databases_and_never_trips_the_breaker(
     assert "NUL" in failed(await crm(executor, bad, key="nul-1"), "TOOL_INPUT_INVALID")
     assert executor.circuit_state(CRM) == "closed"
     assert ok(await crm(executor, {"action": "search", "query": "acme"}))["count"] >= 0
+
+
+def test_the_stages_a_caller_may_set_are_the_stages_the_table_allows() -> None:
+    assert set(get_args(Stage)) == set(STAGES)

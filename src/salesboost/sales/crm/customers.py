@@ -8,28 +8,27 @@ match in name, contact, e-mail and industry, served by the trigram index of migr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesboost.clock import as_utc, local_zone
 from salesboost.sales.crm.phones import InvalidPhoneError, to_e164
-from salesboost.store.customers import STAGES, Customer, CustomerCount
 from salesboost.tools.base import StoredText
 from salesboost.tools.errors import ToolInputError
+
+if TYPE_CHECKING:
+    from salesboost.store.customers import Customer
 
 ID_PREFIX = "CUST"
 _ID = re.compile(rf"^{ID_PREFIX}(\d{{1,12}})$", re.IGNORECASE)
 MAX_CUSTOMER_NUMBER = 2**31 - 1  # the number column is a 32-bit integer on PostgreSQL
 SEARCH_MIN_LENGTH = 3  # a trigram index needs three characters to narrow anything down
 
+# The stages the table allows (`store.customers.STAGES`: tests/sales/crm/test_crm.py holds the two equal).
 Stage = Literal["opening", "discovery", "presentation", "objection_handling", "closing", "follow_up", "won", "lost"]
-assert set(Stage.__args__) == set(STAGES)  # type: ignore[attr-defined]
 
 
 def format_customer_id(number: int) -> str:
@@ -188,36 +187,6 @@ def search_document(name: str, contact: str | None, email: str | None, industry:
     return "\n".join(part.lower() for part in (name, contact, email, industry) if part)
 
 
-def new_customer(fields: CustomerFields, now: datetime, number: int | None = None) -> Customer:
-    """A customer row from validated fields (defaults: stage opening, deal value 0 USD)."""
-    if fields.name is None:
-        raise ToolInputError(
-            "invalid input: data.name: a new customer needs a name",
-            details={"errors": [{"field": "data.name", "message": "required to create", "type": "missing"}]},
-        )
-    profile = fields.profile.model_dump(exclude_unset=True) if fields.profile is not None else {}
-    row = Customer(
-        name=fields.name,
-        contact=fields.contact,
-        email=fields.email,
-        phone=fields.phone,
-        industry=fields.industry,
-        time_zone=fields.time_zone,
-        stage=fields.stage or "opening",
-        deal_value=fields.deal_value if fields.deal_value is not None else Decimal("0"),
-        currency=fields.currency or "USD",
-        owner=fields.owner,
-        notes=fields.notes,
-        profile=profile,
-        created_at=now,
-        updated_at=now,
-    )
-    if number is not None:
-        row.number = number
-    row.search_text = search_document(row.name, row.contact, row.email, row.industry)
-    return row
-
-
 def apply_fields(row: Customer, fields: CustomerFields, now: datetime) -> list[str]:
     """Write the given fields onto the row; returns their names. The version moves on at flush."""
     given = sorted(fields.model_fields_set)
@@ -231,26 +200,3 @@ def apply_fields(row: Customer, fields: CustomerFields, now: datetime) -> list[s
         row.search_text = search_document(row.name, row.contact, row.email, row.industry)
         row.updated_at = now
     return given
-
-
-async def load(session: AsyncSession, number: int) -> Customer | None:
-    return await session.get(Customer, number)
-
-
-async def find_by_phone(session: AsyncSession, phone: str) -> Customer | None:
-    """The first customer with this E.164 phone."""
-    return await session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.number).limit(1))
-
-
-async def page(session: AsyncSession, after: int | None, limit: int) -> tuple[Sequence[Customer], bool]:
-    """Up to `limit` customers after number `after`, in id order, and whether more follow."""
-    query = select(Customer).order_by(Customer.number).limit(limit + 1)
-    if after is not None:
-        query = query.where(Customer.number > after)
-    rows = (await session.scalars(query)).all()
-    return rows[:limit], len(rows) > limit
-
-
-async def count(session: AsyncSession) -> int:
-    """How many customers there are (a counter the database keeps: `count(*)` is slow at a million rows)."""
-    return int(await session.scalar(select(CustomerCount.total)) or 0)

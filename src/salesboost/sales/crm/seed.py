@@ -12,7 +12,8 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import select, text
 
-from salesboost.sales.crm.customers import CustomerFields, customer_number, new_customer
+from salesboost.sales.crm.customers import CustomerFields, customer_number
+from salesboost.sales.crm.rows import new_customer
 from salesboost.store.customers import Customer
 from salesboost.store.db import writing
 from salesboost.tools.base import ToolBackends

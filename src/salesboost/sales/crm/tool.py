@@ -1,13 +1,15 @@
-"""`crm_integration`: read, list, search, create and update customers in the database."""
+"""`crm_integration`: read, list, search, create and update customers in the database.
+
+The database's side (`crm.rows`, `crm.search`, SQLAlchemy) is imported by the methods that use it: a process
+whose calls never reach the CRM starts without it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.crm.customers import (
@@ -17,17 +19,16 @@ from salesboost.sales.crm.customers import (
     CustomerView,
     apply_fields,
     cache_tag,
-    count,
     customer_number,
-    load,
-    new_customer,
-    page,
 )
-from salesboost.sales.crm.search import CustomerSearch
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of, run_once
-from salesboost.store.db import writing
 from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from salesboost.sales.crm.search import CustomerSearch
 
 CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
 CUSTOMER_VERSION_CONFLICT = "CUSTOMER_VERSION_CONFLICT"
@@ -125,7 +126,13 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
 
     def __init__(self, default_region: str) -> None:
         self.default_region = default_region
-        self.search = CustomerSearch()
+
+    @cached_property
+    def search(self) -> CustomerSearch:
+        """Built by the first search (with the database's side it needs)."""
+        from salesboost.sales.crm.search import CustomerSearch
+
+        return CustomerSearch()
 
     async def run(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
         if args.action == "read":
@@ -139,6 +146,8 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
         return await self._update(args, ctx)
 
     async def _read(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
+        from salesboost.sales.crm.rows import load
+
         assert args.customer_id is not None
         async with ctx.backends.sessions()() as session:
             row = await load(session, customer_number(args.customer_id))
@@ -147,6 +156,8 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
             return CrmOutput(action="read", customer=CustomerView.of(row))
 
     async def _list(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
+        from salesboost.sales.crm.rows import count, page
+
         after = customer_number(args.cursor) if args.cursor is not None else None
         async with ctx.backends.sessions()() as session:
             rows, more = await page(session, after, args.limit)
@@ -168,6 +179,8 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
         return CrmOutput(action="search", customers=views, count=len(views))
 
     async def _create(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
+        from salesboost.sales.crm.rows import load, new_customer
+
         assert args.data is not None
         fields = args.data.with_e164_phone(self.default_region)
         now = ctx.backends.clock()
@@ -193,6 +206,11 @@ class CrmIntegrationTool(Tool[CrmInput, CrmOutput]):
         return output
 
     async def _update(self, args: CrmInput, ctx: ToolContext) -> CrmOutput:
+        from sqlalchemy.orm.exc import StaleDataError
+
+        from salesboost.sales.crm.rows import load
+        from salesboost.store.db import writing
+
         assert args.customer_id is not None
         assert args.data is not None
         fields = args.data.with_e164_phone(self.default_region)

@@ -8,7 +8,6 @@ interrupted run leaves every document either old or new, never half-written.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,13 +29,11 @@ from salesboost.sales.knowledge.chunking import (
     parse_document,
 )
 from salesboost.sales.knowledge.search import forget_glossaries, refresh_statistics
+from salesboost.sales.knowledge.shapes import CACHE_TAG, COLLECTION_NAME
 from salesboost.store.db import writing
 from salesboost.store.knowledge import KbChunk, KbDocument
 from salesboost.tools.base import ToolBackends
 
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-# Cache tag of knowledge_retriever results: ingesting drops them.
-CACHE_TAG = "knowledge"
 _INSERT_BATCH = 2000
 DEMO_FOLDER = DATA_DIR / "demo" / "knowledge"
 DEMO_COLLECTION = "demo"

@@ -20,7 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from cachetools import TTLCache
-from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +37,7 @@ from salesboost.sales.knowledge.ranking import (
     stem,
     synonym_terms,
 )
+from salesboost.sales.knowledge.shapes import KnowledgeDocument
 
 STOPWORDS_FILE = DATA_DIR / "knowledge" / "stopwords_en.txt"
 MAX_TERMS = 32
@@ -127,18 +127,6 @@ _POSTGRES_ALL = "c.tsv @@ to_tsquery('english', :match)"
 _POSTGRES_BOUND = (
     "c.id IN (SELECT id FROM kb_chunks WHERE tsv @@ to_tsquery('english', :filter) LIMIT :budget)"
 )
-
-
-class KnowledgeDocument(BaseModel):
-    """One chunk a search found: what `search` returns and what knowledge_retriever answers with."""
-
-    chunk_id: int
-    document_id: int
-    title: str
-    source: str = Field(description="The file's path relative to the ingested folder.")
-    heading: str = Field(description="The section the chunk comes from ('Pricing policy > Discounts').")
-    content: str
-    score: float = Field(description="Relevance; higher is better.")
 
 
 @lru_cache(maxsize=4)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from salesboost.sales.knowledge.ingest import CACHE_TAG, COLLECTION_NAME
-from salesboost.sales.knowledge.search import KnowledgeDocument, collection_exists, collection_names, search
+from salesboost.sales.knowledge.shapes import CACHE_TAG, COLLECTION_NAME, KnowledgeDocument
 from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolOutput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
 
@@ -60,6 +59,8 @@ class KnowledgeRetrieverTool(Tool[KnowledgeInput, KnowledgeOutput]):
         self.policy = ToolPolicy(read_only=True, idempotent=True, cache_ttl=cache_ttl, timeout=10.0)
 
     async def run(self, args: KnowledgeInput, ctx: ToolContext) -> KnowledgeOutput:
+        from salesboost.sales.knowledge.search import collection_exists, collection_names, search  # the database's
+
         async with ctx.backends.sessions()() as session:
             hits = await search(session, args.query, args.top_k, args.kb)
             if not hits and args.kb is not None and not await collection_exists(session, args.kb):

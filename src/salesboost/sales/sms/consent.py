@@ -23,8 +23,6 @@ from salesboost.store.sms import CONSENT_SCOPES, SmsConsent
 from salesboost.tools.base import ToolBackends
 from salesboost.yamlfiles import load_yaml
 
-SMS_NO_CONSENT = "SMS_NO_CONSENT"
-
 
 async def record_consent(
     sessions: async_sessionmaker[AsyncSession], phone: str, scope: str, source: str, written: bool, now: datetime

@@ -20,14 +20,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from salesboost.sales.replay import Claim, run_once
-from salesboost.sales.sms.consent import SMS_NO_CONSENT, has_marketing_consent
+from salesboost.sales.sms.codes import SMS_DAILY_LIMIT, SMS_NO_CONSENT, SMS_OPTED_OUT
+from salesboost.sales.sms.consent import has_marketing_consent
 from salesboost.sales.sms.segments import SegmentCount
 from salesboost.store.sms import SMS_STATUSES, SmsDailyCounter, SmsMessage, SmsOptOut
 from salesboost.tools.errors import ToolDomainError
-
-SMS_OPTED_OUT = "SMS_OPTED_OUT"
-SMS_DAILY_LIMIT = "SMS_DAILY_LIMIT"
-
 
 
 @dataclass(frozen=True, slots=True)

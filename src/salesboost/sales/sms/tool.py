@@ -1,11 +1,14 @@
-"""`sms_outreach`: send a text to a customer (through the outbox), and read its history and campaign numbers."""
+"""`sms_outreach`: send a text to a customer (through the outbox), and read its history and campaign numbers.
+
+The database's side (`sms.outreach`, `crm.rows`, SQLAlchemy) is imported by the methods that use it: a process
+whose calls never text anyone starts without it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, field_validator, model_validator
@@ -14,25 +17,19 @@ from salesboost.clock import as_utc, local_zone
 from salesboost.config import Settings, SettingsError
 from salesboost.sales.action_output import ActionOutput
 from salesboost.sales.compliance.tool import ComplianceEngine
-from salesboost.sales.crm.customers import CustomerId, customer_number, find_by_phone, format_customer_id, load
+from salesboost.sales.crm.customers import CustomerId, customer_number, format_customer_id
 from salesboost.sales.crm.tool import CUSTOMER_NOT_FOUND
 from salesboost.sales.replay import IDEMPOTENCY_KEY_REUSED, claim_of
-from salesboost.sales.sms.consent import SMS_NO_CONSENT
+from salesboost.sales.sms.codes import SMS_DAILY_LIMIT, SMS_NO_CONSENT, SMS_OPTED_OUT
 from salesboost.sales.sms.numbers import InvalidPhoneError, is_fictional, recipient_e164
-from salesboost.sales.sms.outreach import (
-    SMS_DAILY_LIMIT,
-    SMS_OPTED_OUT,
-    Outgoing,
-    accept,
-    campaign_stats,
-    history,
-)
 from salesboost.sales.sms.quiet_hours import QuietHours, QuietHoursError
 from salesboost.sales.sms.segments import count_segments
-from salesboost.store.customers import Customer
-from salesboost.store.sms import SmsMessage
 from salesboost.tools.base import StoredText, Tool, ToolBackends, ToolContext, ToolInput, ToolPolicy
 from salesboost.tools.errors import ToolDomainError
+
+if TYPE_CHECKING:
+    from salesboost.store.customers import Customer
+    from salesboost.store.sms import SmsMessage
 
 SMS_INVALID_PHONE = "SMS_INVALID_PHONE"
 SMS_COMPLIANCE_BLOCKED = "SMS_COMPLIANCE_BLOCKED"
@@ -230,6 +227,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         return await self._campaign_stats(args, ctx)
 
     async def _send(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        from salesboost.sales.sms.outreach import Outgoing, accept
+
         assert args.message is not None
         customer = await self._customer(args, ctx)
         phone = self._recipient(args, customer)
@@ -312,6 +311,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
 
     async def _customer(self, args: SmsInput, ctx: ToolContext) -> Customer | None:
         """The customer named by id, or else the one whose phone this is (so history by customer finds it)."""
+        from salesboost.sales.crm.rows import find_by_phone, load
+
         async with ctx.backends.sessions()() as session:
             if args.customer_id is not None:
                 customer = await load(session, customer_number(args.customer_id))
@@ -345,6 +346,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
             ) from None
 
     async def _history(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        from salesboost.sales.sms.outreach import history
+
         phone = self._parse(args.phone_number) if args.phone_number is not None else None
         number = customer_number(args.customer_id) if args.customer_id is not None and phone is None else None
         async with ctx.backends.sessions()() as session:
@@ -353,6 +356,8 @@ class SmsOutreachTool(Tool[SmsInput, SmsOutput]):
         return SmsOutput(action="history", messages=views, count=len(views))
 
     async def _campaign_stats(self, args: SmsInput, ctx: ToolContext) -> SmsOutput:
+        from salesboost.sales.sms.outreach import campaign_stats
+
         assert args.campaign is not None
         async with ctx.backends.sessions()() as session:
             stats = await campaign_stats(session, args.campaign)

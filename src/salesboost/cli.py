@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from salesboost.config import SettingsError, env_var_name, get_settings
+from salesboost.config import Settings, SettingsError, env_var_name, get_settings
 
 app = typer.Typer(help="SalesBoost Tools: a tool-calling runtime for AI sales agents.", no_args_is_help=True)
 tools_app = typer.Typer(help="Inspect the registered tools.", no_args_is_help=True)
@@ -30,13 +30,6 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
     is not migrated (the SQLite default is, on first use), or an SQLite file whose write lock another process held
     past the busy timeout, is one line saying so, and exit 2: never a traceback. A URL that does not parse is not
     repeated: it may hold a password."""
-    import socket
-
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    from salesboost.store.db import DatabaseBusyError, DatabaseNotMigratedError, safe_url
-
     settings = get_settings()
     configured = env_var_name("database_url")
     # `salesboost db upgrade` migrates the configured database: a database given otherwise must be named to it.
@@ -45,21 +38,42 @@ def _database(url: str | None = None, source: str = "") -> Iterator[None]:
         url, source = settings.database_url, configured
     try:
         yield
-    except (ArgumentError, ValueError):
+    except Exception as exc:
+        failure = _database_failure(exc, url, source, migrate_with, settings)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def _database_failure(
+    exc: Exception, url: str, source: str, migrate_with: str, settings: Settings
+) -> typer.Exit | None:
+    """The one line of `_database` for a database's failure; None for any other error. SQLAlchemy is imported
+    only here, when something failed: a call that needs no database starts without it."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from salesboost.store.db import DatabaseNotMigratedError, safe_url
+    from salesboost.store.schema import DatabaseBusyError
+
+    if isinstance(exc, ArgumentError | ValueError):
         try:  # the URL's, or some other error of the command's own
             make_url(url)
         except (ArgumentError, ValueError):
-            raise _fail(f"{source} is not a database URL (e.g. postgresql+asyncpg://user@host/db)") from None
-        raise
-    except (ConnectionError, socket.gaierror) as exc:
-        raise _fail(f"{safe_url(url)} does not answer: {exc}") from None
-    except DatabaseNotMigratedError as exc:
-        raise _fail(f"{exc}{migrate_with}") from None
-    except DatabaseBusyError as exc:
-        raise _fail(
-            f"{safe_url(url)}: {exc} "
-            f"({env_var_name('sqlite_busy_timeout')}={settings.sqlite_busy_timeout:g} s); try again"
-        ) from None
+            return _fail(f"{source} is not a database URL (e.g. postgresql+asyncpg://user@host/db)")
+        return None
+    if isinstance(exc, ConnectionError | socket.gaierror):
+        return _fail(f"{safe_url(url)} does not answer: {exc}")
+    if isinstance(exc, DatabaseNotMigratedError):
+        return _fail(f"{exc}{migrate_with}")
+    if isinstance(exc, DatabaseBusyError):
+        return _fail(
+            f"{safe_url(url)}: {exc} ({env_var_name('sqlite_busy_timeout')}={settings.sqlite_busy_timeout:g} s); "
+            "try again"
+        )
+    return None
 
 
 def _checked_database() -> str:

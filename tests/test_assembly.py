@@ -137,9 +137,10 @@ async def main():
     runtime = build_runtime()
     try:
         result = await runtime.executor.execute("price_calculator", {PRICE!r}, "coach")
+        packages = sorted({{name.split(".")[0] for name in sys.modules}})  # at the answer (the audit writes later)
     finally:
         await runtime.aclose()
-    print(json.dumps({{"ok": result.ok, "packages": sorted({{name.split(".")[0] for name in sys.modules}})}}))
+    print(json.dumps({{"ok": result.ok, "audit_id": result.audit_id, "packages": packages}}))
 
 asyncio.run(main())
 """
@@ -147,8 +148,9 @@ asyncio.run(main())
 
 def test_a_light_call_imports_no_heavy_library(sqlite_url: str) -> None:
     """Start-up (issue 15): Redis's client without Redis configured, Alembic on a database at its head, the
-    models' libraries before a model is used, tracing when it is off: none is on a fresh process's path to a
-    light tool's answer."""
+    models' libraries before a model is used, tracing when it is off, SQLAlchemy before a call needs the
+    database (the audit writer's thread imports it for its first write, after the answer): none is on a fresh
+    process's path to a light tool's answer."""
     env = {**os.environ, "SALESBOOST_DATABASE_URL": sqlite_url}
     for name in ("SALESBOOST_REDIS_URL", "SALESBOOST_TRACING"):
         env.pop(name, None)
@@ -158,5 +160,12 @@ def test_a_light_call_imports_no_heavy_library(sqlite_url: str) -> None:
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["ok"], done.stdout
-    heavy = {"redis", "alembic", "mako", "sklearn", "scipy", "numpy", "joblib", "httpx", "opentelemetry"}
+    heavy = {
+        "redis", "alembic", "mako", "sklearn", "scipy", "numpy", "joblib", "httpx", "opentelemetry", "sqlalchemy",
+        "aiosqlite",
+    }
     assert heavy & set(answer["packages"]) == set()
+    with closing(sqlite3.connect(str(make_url(sqlite_url).database))) as conn:  # and the call was audited
+        assert conn.execute("SELECT tool FROM tool_audit WHERE id = ?", (answer["audit_id"],)).fetchall() == [
+            ("price_calculator",)
+        ]

@@ -347,10 +347,12 @@ class AuditWriter:
         """Insert the batch in one transaction; when the database refuses it for what a row holds, insert the rows
         one by one and quarantine (count, log) each row it refuses, so one bad row never blocks the trail. When the
         database is away, put back what is not written and raise."""
+        from salesboost.observability.audit_sql import refused_row  # loaded by `_database` already
+
         try:
             await db.transaction(conn, batch, statement_rows, _row)
         except Exception as exc:
-            if not db.refused_row(exc):
+            if not refused_row(exc):
                 self._pending.extendleft(reversed(batch))
                 raise
         else:
@@ -361,7 +363,7 @@ class AuditWriter:
             try:
                 await db.transaction(conn, [record], 1, _row)
             except Exception as exc:
-                if not db.refused_row(exc):
+                if not refused_row(exc):
                     self._pending.extendleft(reversed(batch[i:]))
                     raise
                 self.quarantined += 1

@@ -156,8 +156,6 @@ class _AsyncDatabase:
             for text, parameters in self._insert.statements(records, statement_rows, row):
                 await conn.exec_driver_sql(text, parameters)
 
-    refused_row = staticmethod(refused_row)
-
     async def dispose(self) -> None:
         await self._engine.dispose()
 
@@ -182,8 +180,6 @@ class _SQLiteDatabase:
         with conn.begin():
             for text, parameters in self._insert.statements(records, statement_rows, row):
                 conn.exec_driver_sql(text, parameters)
-
-    refused_row = staticmethod(refused_row)
 
     async def dispose(self) -> None:
         self._engine.dispose()

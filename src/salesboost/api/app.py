@@ -28,6 +28,7 @@ from salesboost.api.mcp import McpEndpoint
 from salesboost.api.openapi import install_openapi
 from salesboost.api.service import Service
 from salesboost.api.sessions import SessionOwners
+from salesboost.api.stack import HotRoute, ServiceApp
 from salesboost.assembly import build_runtime, frozen_startup, sms_dispatcher
 from salesboost.config import Settings, get_settings
 from salesboost.tools.executor import ToolExecutor
@@ -88,7 +89,9 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
             if runtime is not None:
                 await runtime.aclose()
 
-    app = FastAPI(
+    app = ServiceApp(
+        # Served past FastAPI's layers (api/stack.py); its FastAPI twin in `routes` documents it in OpenAPI.
+        hot=[HotRoute(routes.EXECUTE_PATH, "POST", routes.execute)],
         title="SalesBoost Tools",
         version=version("salesboost"),
         description=DESCRIPTION,
@@ -110,13 +113,8 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
-    # The hot route first, as a plain Starlette route: FastAPI's handler would solve the dependencies of an
-    # endpoint that has none (reading the request's cookies among them) and wrap it in two exit stacks, about
-    # a tenth of a request's time. Its FastAPI twin below is never reached and documents it in OpenAPI.
-    app.router.routes.append(Route(routes.EXECUTE_PATH, routes.execute, methods=["POST"], name="execute"))
-    # `/mcp` next, for the same reason: behind the included routers, a request is matched against each of their
-    # routes first. A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP
-    # is not REST.
+    # `/mcp` first: behind the included routers, a request would be matched against each of their routes first.
+    # A plain route (not a mount, which would redirect `/mcp` to `/mcp/`); outside OpenAPI, as MCP is not REST.
     app.router.routes.append(Route(MCP_PATH, mcp.app, name="mcp"))
     for module in (routes, health, metrics, ws, dashboard, sms, sms_webhooks):
         app.include_router(module.router)

@@ -176,7 +176,7 @@ def _known_fields(raw: bytes) -> dict[str, Any]:
 
 
 @router.post(
-    "/execute",  # served by a plain route in front (`EXECUTE_PATH`, api/app.py); this one documents it
+    "/execute",  # served past FastAPI's layers (`EXECUTE_PATH`, api/stack.py); this one documents it
     response_model=ToolResult,
     responses=EXECUTE_RESPONSES,
     openapi_extra=EXECUTE_OPENAPI,

@@ -25,13 +25,17 @@ in requests and seconds:
   1. closed loop: `--connections` clients send back to back; throughput and p50/p99 of each server;
   2. fixed rate (open loop) at `--rate` requests/s for `--seconds`; latency is measured from the moment each
      request was due, so a stall is not hidden by the client waiting for it (coordinated omission).
+Each phase gives every server its time in `--rounds` rounds, interleaved (the order reversed every other round),
+so a stretch of outside load on this shared machine falls on a round of each server, not on one server's whole
+run; a server's figures are over all its rounds, and a ratio of two servers is the median of the rounds' own.
 
-    python bench/http_load.py [--connections 32] [--duration 8] [--rate 500] [--seconds 10] [--quick]
+    python bench/http_load.py [--connections 32] [--duration 8] [--rate 500] [--seconds 10] [--rounds 4] [--quick]
                               [--mcp-mode stateless|stateful|sse]
 
 The last line is for scripts:
 RESULT api_rps=... mcp_rps=... speedup=... api_p99_ms=... mcp_p99_ms=... fixed_rate=... fixed_p99_ms=... ...
-       ceiling_rps=... ceiling_ratio=<api_rps/ceiling_rps> ceiling_fixed_p99_ms=... our_mcp_rps=...
+       ceiling_rps=... ceiling_ratio=<api/ceiling throughput, median of the rounds> ceiling_fixed_p99_ms=...
+       fixed_p99_ratio=<api/ceiling p99 at the fixed rate, median of the rounds> our_mcp_rps=...
        our_mcp_ratio=<our_mcp_rps/mcp_sse_rps> our_mcp_errors=... mcp_sse_rps=...
        our_mcp_fast_ratio=<our_mcp_rps/mcp_rps>
 
@@ -48,6 +52,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -411,6 +416,29 @@ def _row(stats: Stats) -> str:
             f"{stats.percentile(0.50):>8.2f} {stats.percentile(0.99):>8.2f} {slowest:>8.1f}")
 
 
+def _merged(rounds: list[Stats]) -> Stats:
+    """One server's rounds as one run: every latency, every error, the seconds it was loaded."""
+    return Stats(rounds[0].name, [x for r in rounds for x in r.latencies], sum(r.errors for r in rounds),
+                 sum(r.seconds for r in rounds))
+
+
+async def interleaved(
+    targets: tuple[Target, ...], rounds: int, phase: Callable[[Target], Any]
+) -> list[list[Stats]]:
+    """`phase` for every target, `rounds` times, the order reversed every other round, so that a stretch of
+    outside load falls on one round of each server rather than on one server's whole run."""
+    runs: list[list[Stats]] = [[] for _ in targets]
+    for r in range(rounds):
+        order = list(enumerate(targets))
+        for i, target in order if r % 2 == 0 else order[::-1]:
+            runs[i].append(await phase(target))
+    return runs
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 async def run_phases(
     api: Target, ceiling: Target, mcp_sse: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace
 ) -> None:
@@ -421,26 +449,40 @@ async def run_phases(
         await closed_loop(target, 4, 1.0, 500)
 
     header = f"{'':34} {'requests':>8} {'errors':>6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-    print(f"\nclosed loop: {args.connections} connections, {args.duration:g} s or {args.max_requests} calls")
+    rounds = args.rounds
+    print(f"\nclosed loop: {args.connections} connections, {args.duration:g} s or {args.max_requests} calls a "
+          f"server, in {rounds} interleaved rounds")
     print(header)
-    closed = [await closed_loop(t, args.connections, args.duration, args.max_requests) for t in targets]
+    closed_runs = await interleaved(targets, rounds, lambda t: closed_loop(
+        t, args.connections, args.duration / rounds, args.max_requests // rounds))
+    closed = [_merged(runs) for runs in closed_runs]
     for stats in closed:
         print(_row(stats))
     rest, top, bare_sse, bare_mcp, our_mcp = closed
     speedup = rest.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
-    ceiling_ratio = rest.rate / top.rate if top.rate else 0.0
+    # Each ratio is the median of the rounds' own: the two servers of a round ran a few seconds apart.
+    ceiling_ratios = [a.rate / c.rate if c.rate else 0.0 for a, c in zip(*closed_runs[:2], strict=True)]
+    ceiling_ratio = _median(ceiling_ratios)
     mcp_ratio = our_mcp.rate / bare_sse.rate if bare_sse.rate else float("inf")
     fast_ratio = our_mcp.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
     print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server ({args.mcp_mode}) and {ceiling_ratio:.0%} "
           f"of the ceiling; our /mcp is {mcp_ratio:.2f}x the bare MCP server like it (sse) and {fast_ratio:.2f}x "
           f"the one {args.mcp_mode}")
 
-    print(f"\nfixed rate: {args.rate:g} requests/s for {args.seconds:g} s (latency from each one's due time)")
+    print(f"\nfixed rate: {args.rate:g} requests/s for {args.seconds:g} s a server, in {rounds} interleaved rounds "
+          "(latency from each one's due time)")
     print(header)
-    fixed = [await fixed_rate(t, args.rate, args.seconds) for t in (api, ceiling, mcp)]
+    fixed_runs = await interleaved(
+        (api, ceiling, mcp), rounds, lambda t: fixed_rate(t, args.rate, args.seconds / rounds)
+    )
+    fixed = [_merged(runs) for runs in fixed_runs]
     for stats in fixed:
         print(_row(stats))
     api_fixed, ceiling_fixed, mcp_fixed = fixed
+    p99_ratios = [a.percentile(0.99) / c.percentile(0.99) for a, c in zip(*fixed_runs[:2], strict=True)]
+    p99_ratio = _median(p99_ratios)
+    print(f"by round: ceiling_ratio {' '.join(f'{r:.4f}' for r in ceiling_ratios)}; "
+          f"fixed_p99_ratio {' '.join(f'{r:.4f}' for r in p99_ratios)}")
     for failure, count in FAILURES.most_common():
         print(f"failed {count}x: {failure}")
     print(
@@ -448,8 +490,8 @@ async def run_phases(
         f"api_p99_ms={rest.percentile(0.99):.2f} mcp_p99_ms={bare_mcp.percentile(0.99):.2f} "
         f"fixed_rate={api_fixed.rate:.0f} fixed_p99_ms={api_fixed.percentile(0.99):.2f} "
         f"mcp_fixed_p99_ms={mcp_fixed.percentile(0.99):.2f} api_errors={rest.errors + api_fixed.errors} "
-        f"ceiling_rps={top.rate:.0f} ceiling_ratio={ceiling_ratio:.2f} "
-        f"ceiling_fixed_p99_ms={ceiling_fixed.percentile(0.99):.2f} "
+        f"ceiling_rps={top.rate:.0f} ceiling_ratio={ceiling_ratio:.4f} "
+        f"ceiling_fixed_p99_ms={ceiling_fixed.percentile(0.99):.2f} fixed_p99_ratio={p99_ratio:.4f} "
         f"our_mcp_rps={our_mcp.rate:.0f} our_mcp_ratio={mcp_ratio:.2f} our_mcp_errors={our_mcp.errors} "
         f"mcp_sse_rps={bare_sse.rate:.0f} our_mcp_fast_ratio={fast_ratio:.2f}"
     )
@@ -473,6 +515,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of the fixed-rate run")
     parser.add_argument("--mcp-mode", choices=["stateless", "stateful", "sse"], default="stateless",
                         help="the second bare MCP server's mode (the first is always sse, like ours)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="each phase's time per server is split into this many rounds, interleaved")
     parser.add_argument("--quick", action="store_true", help="2 s runs, for a smoke test")
     parser.add_argument("--access-log", action="store_true", help="every server writes uvicorn's access log")
     parser.add_argument("--serve-mcp", type=int, help=argparse.SUPPRESS)
@@ -485,6 +529,8 @@ def main() -> None:
     if args.serve_ceiling:
         serve_ceiling(args.serve_ceiling, args.body, args.access_log)
         return
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.quick:
         args.duration, args.seconds = 2.0, 2.0
 

@@ -75,6 +75,11 @@ REQUEST_TIMEOUT = 10.0
 # --- the servers ----------------------------------------------------------------------------------------
 
 
+def uvicorn_log_level(access_log: bool) -> str:
+    """uvicorn writes its access lines at INFO: below that level `--access-log` would write nothing."""
+    return "info" if access_log else "warning"
+
+
 def serve_mcp(port: int, mode: str, access_log: bool) -> None:
     """The MCP server process: `price_calculator` as an MCP tool around the same executor call. `mode`: `sse`
     (a session per connection, every answer an event stream), `stateful` (sessions, JSON answers) or
@@ -103,7 +108,7 @@ def serve_mcp(port: int, mode: str, access_log: bool) -> None:
         return result.result or {}
 
     app = server.streamable_http_app(stateless_http=mode == "stateless", json_response=mode != "sse")
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=HOST, port=port, log_level=uvicorn_log_level(access_log), access_log=access_log)
 
 
 def serve_ceiling(port: int, body_file: Path, access_log: bool) -> None:
@@ -122,7 +127,7 @@ def serve_ceiling(port: int, body_file: Path, access_log: bool) -> None:
         return Response(body, media_type="application/json")
 
     app = Starlette(routes=[Route("/api/v1/tools/execute", execute, methods=["POST"])])
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=access_log)
+    uvicorn.run(app, host=HOST, port=port, log_level=uvicorn_log_level(access_log), access_log=access_log)
 
 
 def _free_port() -> int:
@@ -441,7 +446,8 @@ def _median(values: list[float]) -> float:
 
 async def run_phases(
     api: Target, ceiling: Target, mcp_sse: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace
-) -> None:
+) -> str:
+    """Run both phases, print their tables; the RESULT line, for the caller to print last."""
     targets = (api, ceiling, mcp_sse, mcp, ours_mcp)
     total = await check_same_quote(*targets)
     print(f"every server quotes the same total: {total}")
@@ -485,7 +491,7 @@ async def run_phases(
           f"fixed_p99_ratio {' '.join(f'{r:.4f}' for r in p99_ratios)}")
     for failure, count in FAILURES.most_common():
         print(f"failed {count}x: {failure}")
-    print(
+    return (
         f"RESULT api_rps={rest.rate:.0f} mcp_rps={bare_mcp.rate:.0f} speedup={speedup:.2f} "
         f"api_p99_ms={rest.percentile(0.99):.2f} mcp_p99_ms={bare_mcp.percentile(0.99):.2f} "
         f"fixed_rate={api_fixed.rate:.0f} fixed_p99_ms={api_fixed.percentile(0.99):.2f} "
@@ -549,7 +555,8 @@ def main() -> None:
         api_port, mcp_port, sse_port, ceiling_port = _free_port(), _free_port(), _free_port(), _free_port()
         log_flag = ["--access-log"] if args.access_log else []
         uvicorn = [sys.executable, "-m", "uvicorn", "salesboost.api.app:create_app", "--factory",
-                   "--host", HOST, "--port", str(api_port), "--workers", "1", "--log-level", "warning",
+                   "--host", HOST, "--port", str(api_port), "--workers", "1",
+                   "--log-level", uvicorn_log_level(args.access_log),
                    "--access-log" if args.access_log else "--no-access-log"]
         mcp = [sys.executable, __file__, "--serve-mcp", str(mcp_port), "--mcp-mode", args.mcp_mode, *log_flag]
         mcp_sse = [sys.executable, __file__, "--serve-mcp", str(sse_port), "--mcp-mode", "sse", *log_flag]
@@ -566,7 +573,18 @@ def main() -> None:
             with _server(ceiling, env, ceiling_port, logs / "ceiling.log"):
                 targets = (api, ceiling_target(ceiling_port), mcp_target(sse_port, "sse"),
                            mcp_target(mcp_port, args.mcp_mode), our_mcp_target(api_port))
-                asyncio.run(run_phases(*targets, args))
+                result = asyncio.run(run_phases(*targets, args))
+        if args.access_log:  # each server wrote a line per request, or the comparison is not the one asked for
+            written = {name: _access_lines(logs / f"{name}.log") for name in ("api", "ceiling", "mcp", "mcp-sse")}
+            print("access log lines: " + ", ".join(f"{name} {count}" for name, count in written.items()))
+            if not all(written.values()):
+                sys.exit("--access-log: a server wrote no access line")
+        print(result)
+
+
+def _access_lines(log: Path) -> int:
+    """uvicorn's access lines in a server's log (`"POST /path HTTP/1.1" 200`)."""
+    return sum('"POST ' in line for line in log.read_text(errors="replace").splitlines())
 
 if __name__ == "__main__":
     main()

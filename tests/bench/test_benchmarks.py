@@ -60,3 +60,15 @@ def test_startup_times_fresh_processes_to_the_first_answer() -> None:
     result = result_line("startup.py", "--runs", "1")
     assert result["startup_first_answer_s"] > 0
     assert result["cli_call_s"] > 0
+
+
+def test_http_load_with_the_access_log_has_every_server_write_it() -> None:
+    lines, result = run_bench(
+        "http_load.py", "--access-log", "--duration", "1", "--seconds", "1", "--rate", "50", "--connections", "4",
+        "--rounds", "1",
+    )
+    written = next(line for line in lines if line.startswith("access log lines: "))
+    counts = dict(part.rsplit(" ", 1) for part in written.removeprefix("access log lines: ").split(", "))
+    assert set(counts) == {"api", "ceiling", "mcp", "mcp-sse"}
+    assert all(int(count) > 0 for count in counts.values()), written
+    assert result["ceiling_ratio"] > 0

@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, executor: ToolExecutor | Non
 
     app = ServiceApp(
         # Served past FastAPI's layers (api/stack.py); its FastAPI twin in `routes` documents it in OpenAPI.
-        hot=[HotRoute(routes.EXECUTE_PATH, "POST", routes.execute)],
+        hot_routes=[HotRoute(routes.EXECUTE_PATH, "POST", routes.execute)],
         title="SalesBoost Tools",
         version=version("salesboost"),
         description=DESCRIPTION,

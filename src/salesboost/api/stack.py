@@ -44,14 +44,14 @@ class HotRoute:
 
 
 class ServiceApp(FastAPI):
-    """FastAPI, with `hot` routes taken out of its layers (but not out of the service's middleware)."""
+    """FastAPI, with its `hot_routes` taken out of its layers (but not out of the service's middleware)."""
 
-    def __init__(self, *, hot: list[HotRoute], **kwargs: Any) -> None:
+    def __init__(self, *, hot_routes: list[HotRoute], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.hot = hot
+        self.hot_routes = hot_routes
 
     def build_middleware_stack(self) -> ASGIApp:
-        hot = {(route.method, route.path): self._wrapped(route) for route in self.hot}
+        hot = {(route.method, route.path): self._wrapped(route) for route in self.hot_routes}
         return _Dispatch(hot, super().build_middleware_stack())
 
     def _wrapped(self, app: ASGIApp) -> ASGIApp:

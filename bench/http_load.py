@@ -27,7 +27,8 @@ in requests and seconds:
      request was due, so a stall is not hidden by the client waiting for it (coordinated omission).
 Each phase gives every server its time in `--rounds` rounds, interleaved (the order reversed every other round),
 so a stretch of outside load on this shared machine falls on a round of each server, not on one server's whole
-run; a server's figures are over all its rounds, and a ratio of two servers is the median of the rounds' own.
+run. A server's figures are over all its rounds; its ratios to the ceiling (`ceiling_ratio`, `fixed_p99_ratio`)
+are the median of the rounds' own, the others of the servers' figures.
 
     python bench/http_load.py [--connections 32] [--duration 8] [--rate 500] [--seconds 10] [--rounds 4] [--quick]
                               [--mcp-mode stateless|stateful|sse]
@@ -440,10 +441,6 @@ async def interleaved(
     return runs
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
 async def run_phases(
     api: Target, ceiling: Target, mcp_sse: Target, mcp: Target, ours_mcp: Target, args: argparse.Namespace
 ) -> str:
@@ -466,9 +463,9 @@ async def run_phases(
         print(_row(stats))
     rest, top, bare_sse, bare_mcp, our_mcp = closed
     speedup = rest.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
-    # Each ratio is the median of the rounds' own: the two servers of a round ran a few seconds apart.
+    # The ratios to the ceiling are the median of the rounds' own: a round's two servers ran seconds apart.
     ceiling_ratios = [a.rate / c.rate if c.rate else 0.0 for a, c in zip(*closed_runs[:2], strict=True)]
-    ceiling_ratio = _median(ceiling_ratios)
+    ceiling_ratio = statistics.median(ceiling_ratios)
     mcp_ratio = our_mcp.rate / bare_sse.rate if bare_sse.rate else float("inf")
     fast_ratio = our_mcp.rate / bare_mcp.rate if bare_mcp.rate else float("inf")
     print(f"throughput: salesboost REST is {speedup:.1f}x the MCP server ({args.mcp_mode}) and {ceiling_ratio:.0%} "
@@ -486,7 +483,7 @@ async def run_phases(
         print(_row(stats))
     api_fixed, ceiling_fixed, mcp_fixed = fixed
     p99_ratios = [a.percentile(0.99) / c.percentile(0.99) for a, c in zip(*fixed_runs[:2], strict=True)]
-    p99_ratio = _median(p99_ratios)
+    p99_ratio = statistics.median(p99_ratios)
     print(f"by round: ceiling_ratio {' '.join(f'{r:.4f}' for r in ceiling_ratios)}; "
           f"fixed_p99_ratio {' '.join(f'{r:.4f}' for r in p99_ratios)}")
     for failure, count in FAILURES.most_common():
